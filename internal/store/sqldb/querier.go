@@ -1,0 +1,54 @@
+package sqldb
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNoRows is returned by Row.Scan when the query matched nothing. Adapters
+// translate their driver's own value into it.
+var ErrNoRows = errors.New("sqldb: no rows")
+
+// Querier runs SQL. Adapters implement it over database/sql and over pgx.
+type Querier interface {
+	// Exec runs a statement and returns the number of rows it affected.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	// QueryRow runs a query expected to return at most one row.
+	QueryRow(ctx context.Context, query string, args ...any) Row
+	// Query runs a query returning rows; the caller closes them.
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+}
+
+// Row is a single result row.
+type Row interface {
+	// Scan copies the row's columns into dest, or returns ErrNoRows.
+	Scan(dest ...any) error
+}
+
+// Rows is a result set read row by row.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// TxConn is a write transaction on one connection.
+type TxConn interface {
+	Querier
+	// ExecScript runs several statements separated by semicolons.
+	ExecScript(ctx context.Context, script string) error
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Dialect holds what differs between the engines in the shared queries.
+type Dialect struct {
+	// LockRow is appended to a SELECT that must lock the row it reads until
+	// the transaction ends (" FOR UPDATE" on PostgreSQL; SQLite has a single
+	// writer, so it needs nothing).
+	LockRow string
+	// MigrationLock, when set, is run first in every migration transaction
+	// to keep several nodes from migrating at once.
+	MigrationLock string
+}

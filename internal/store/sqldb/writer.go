@@ -1,0 +1,222 @@
+package sqldb
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/concord-health/concord"
+)
+
+// maxBatch caps how many Update calls share one physical transaction.
+const maxBatch = 256
+
+// batchTimeout bounds one physical transaction, so that a stuck database
+// cannot hold writers forever.
+const batchTimeout = 30 * time.Second
+
+// request is one Update call waiting for the writer.
+type request struct {
+	ctx  context.Context
+	fn   func(concord.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// writer owns the write transactions of a store. Update calls queue on reqs;
+// the writer takes whatever has queued, runs the calls' functions in one
+// transaction and commits once (group commit): many callers share one
+// durable commit, and a failing function is rolled back without affecting
+// the others (see run).
+type writer struct {
+	begin   func(context.Context) (TxConn, error)
+	dialect Dialect
+
+	mu     sync.RWMutex // guards closed against sends on reqs
+	closed bool
+	reqs   chan *request
+	exited chan struct{}
+
+	commits atomic.Int64
+	writes  atomic.Int64
+}
+
+func newWriter(begin func(context.Context) (TxConn, error), d Dialect) *writer {
+	w := &writer{begin: begin, dialect: d, reqs: make(chan *request, maxBatch), exited: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// update queues fn and waits until its transaction is committed or failed.
+func (w *writer) update(ctx context.Context, fn func(concord.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return concord.Errorf(concord.EUNAVAILABLE, "store is closed")
+	}
+	select {
+	case w.reqs <- r:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	w.mu.RUnlock()
+	// Once queued, wait for the outcome even if ctx ends: the writer skips
+	// requests whose context has ended before it runs them, and a request
+	// that ran must report whether it was committed.
+	<-r.done
+	return r.err
+}
+
+// close stops accepting updates, finishes the queued ones and returns when
+// the writer has exited.
+func (w *writer) close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.reqs)
+	}
+	w.mu.Unlock()
+	<-w.exited
+}
+
+func (w *writer) loop() {
+	defer close(w.exited)
+	batch := make([]*request, 0, maxBatch)
+	for first := range w.reqs {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-w.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		w.run(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+// run executes one batch and sets every request's err. It first runs all
+// the functions in one transaction without savepoints (the common case:
+// nothing fails). If one fails, that transaction is rolled back, the
+// failing request keeps its error, and the others run again in a new
+// transaction, each inside a savepoint so that a further failure stays
+// its own. This is why a function given to Update may run more than once.
+func (w *writer) run(batch []*request) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	live := make([]*request, 0, len(batch))
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+		} else {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	failed := w.attempt(ctx, live, false)
+	if failed == nil {
+		return
+	}
+	rest := live[:0]
+	for _, r := range live {
+		if r != failed {
+			r.err = nil
+			rest = append(rest, r)
+		}
+	}
+	if len(rest) > 0 {
+		w.attempt(ctx, rest, true)
+	}
+}
+
+// attempt runs reqs in one transaction and commits the ones that
+// succeeded. Without savepoints it stops at the first failing function,
+// rolls back and returns that request; with savepoints it rolls back only
+// the failing functions and returns nil.
+func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool) *request {
+	fail := func(err error) {
+		for _, r := range reqs {
+			if r.err == nil {
+				r.err = err
+			}
+		}
+	}
+	tc, err := w.begin(ctx)
+	if err != nil {
+		fail(concord.WrapError(concord.EUNAVAILABLE, err, "store: begin transaction"))
+		return nil
+	}
+	abort := func(err error, what string) *request {
+		tc.Rollback(ctx)
+		fail(concord.WrapError(concord.EUNAVAILABLE, err, "store: %s", what))
+		return nil
+	}
+	tx := &sqlTx{ctx: ctx, q: tc, d: w.dialect}
+	committed := 0
+	for _, r := range reqs {
+		if !savepoints {
+			if r.err = call(r.fn, tx); r.err != nil {
+				tc.Rollback(ctx)
+				return r
+			}
+			committed++
+			continue
+		}
+		if _, err := tc.Exec(ctx, "SAVEPOINT w"); err != nil {
+			return abort(err, "savepoint")
+		}
+		saved := tx.chain
+		if r.err = call(r.fn, tx); r.err != nil {
+			tx.chain = saved
+			if _, err := tc.Exec(ctx, "ROLLBACK TO SAVEPOINT w"); err != nil {
+				return abort(err, "rollback to savepoint")
+			}
+		} else {
+			committed++
+		}
+		if _, err := tc.Exec(ctx, "RELEASE SAVEPOINT w"); err != nil {
+			return abort(err, "release savepoint")
+		}
+	}
+	if committed == 0 {
+		tc.Rollback(ctx)
+		return nil
+	}
+	if err := tx.flushHead(); err != nil {
+		return abort(err, "audit chain head")
+	}
+	if err := tc.Commit(ctx); err != nil {
+		fail(concord.WrapError(concord.EUNAVAILABLE, err, "store: commit"))
+		return nil
+	}
+	w.commits.Add(1)
+	w.writes.Add(int64(committed))
+	return nil
+}
+
+// call runs fn, turning a panic into an EINTERNAL error so that one bad
+// caller cannot take the writer down.
+func call(fn func(concord.Tx) error, tx concord.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = concord.Errorf(concord.EINTERNAL, "store: update panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}

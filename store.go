@@ -1,0 +1,75 @@
+package concord
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the durable state of a Concord node: SQLite embedded, or
+// PostgreSQL shared by several nodes. Both adapters pass one conformance
+// suite (internal/store/storetest).
+type Store interface {
+	// Kind returns "sqlite" or "postgres".
+	Kind() string
+
+	// Update runs fn in a write transaction and commits it durably before
+	// returning nil. If fn returns an error nothing it did is kept. The
+	// transactions of concurrent callers are committed together (group
+	// commit), so fn must be short and do only store work, and fn may be
+	// called more than once: it must have no effect outside tx but to set
+	// its own results.
+	Update(ctx context.Context, fn func(Tx) error) error
+
+	// Token returns the token with the given ID, or ENOTFOUND.
+	Token(ctx context.Context, id string) (*Token, error)
+	// Tokens returns every token, newest first.
+	Tokens(ctx context.Context) ([]*Token, error)
+
+	// AuditHead returns the head of the audit chain.
+	AuditHead(ctx context.Context) (AuditHead, error)
+	// AuditRecords calls fn for each record matching f, in sequence order.
+	AuditRecords(ctx context.Context, f AuditFilter, fn func(*AuditRecord) error) error
+
+	// Counts returns counts of what the store holds, for status pages.
+	Counts(ctx context.Context) (StoreCounts, error)
+
+	// Ready returns nil when the store is reachable and its schema is at the
+	// version this build expects.
+	Ready(ctx context.Context) error
+	// Stats returns the state of the connection pools.
+	Stats() StoreStats
+	// Close waits for pending writes, then closes every connection.
+	Close() error
+}
+
+// Tx is a write transaction. Its methods may be called only from the
+// function given to Store.Update.
+type Tx interface {
+	// CreateToken stores a new token.
+	CreateToken(ctx context.Context, t *Token) error
+	// RevokeToken marks a token revoked at the given time. It returns
+	// ENOTFOUND for an unknown ID and ECONFLICT if already revoked.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// AppendAudit seals r onto the end of the audit chain and stores it; it
+	// fills r.Seq, r.PrevHash and r.Hash.
+	AppendAudit(ctx context.Context, r *AuditRecord) error
+}
+
+// StoreCounts are counts of what the store holds.
+type StoreCounts struct {
+	Tokens       int64 `json:"tokens"`
+	ActiveTokens int64 `json:"active_tokens"`
+	AuditRecords int64 `json:"audit_records"`
+}
+
+// StoreStats describes the store's connection pools.
+type StoreStats struct {
+	MaxOpen      int   // connections allowed
+	Open         int   // connections open
+	InUse        int   // connections in use
+	Idle         int   // connections idle
+	WaitCount    int64 // waits for a connection, in total
+	WaitDuration time.Duration
+	Commits      int64 // physical write transactions committed
+	Writes       int64 // logical write transactions (Update calls) committed
+}
