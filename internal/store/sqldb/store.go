@@ -186,4 +186,3 @@ func (s *Store) Counts(ctx context.Context) (concord.StoreCounts, error) {
 }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-

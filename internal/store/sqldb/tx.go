@@ -12,7 +12,7 @@ import (
 // statements run under the batch's context, not the caller's: cancelling
 // one caller must not abort a transaction that others share.
 type sqlTx struct {
-	ctx context.Context
+	ctx   context.Context
 	q     Querier
 	d     Dialect
 	chain chainState

@@ -1,0 +1,100 @@
+// Package adminapi is the JSON admin API under /api: the server's status
+// now, channels, messages and configuration as they arrive.
+package adminapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/concord-health/concord"
+)
+
+// Router is where the admin API registers its routes; the HTTP server
+// guards each with the declared access.
+type Router interface {
+	Handle(pattern string, access concord.Access, h http.Handler)
+}
+
+// Info is what the status page says about this node.
+type Info struct {
+	Version   string
+	Node      string
+	Started   time.Time
+	Listeners map[string]string
+}
+
+// Register adds the admin API's routes to r.
+func Register(r Router, store concord.Store, info Info) {
+	a := &api{store: store, info: info}
+	r.Handle("GET /api/status", concord.Access{
+		Action: concord.Action{Permission: concord.PermStatusRead},
+		Audit:  concord.AuditRead,
+		Object: "api/status",
+	}, http.HandlerFunc(a.status))
+}
+
+type api struct {
+	store concord.Store
+	info  Info
+}
+
+// Status is the body of GET /api/status.
+type Status struct {
+	Version       string              `json:"version"`
+	Node          string              `json:"node"`
+	StartedAt     time.Time           `json:"started_at"`
+	UptimeSeconds float64             `json:"uptime_seconds"`
+	Store         StoreStatus         `json:"store"`
+	Counts        concord.StoreCounts `json:"counts"`
+	Listeners     map[string]string   `json:"listeners"`
+}
+
+// StoreStatus describes the store in Status.
+type StoreStatus struct {
+	Kind    string `json:"kind"`
+	Ready   bool   `json:"ready"`
+	Problem string `json:"problem,omitempty"`
+	Open    int    `json:"connections_open"`
+	InUse   int    `json:"connections_in_use"`
+	MaxOpen int    `json:"connections_max"`
+	Commits int64  `json:"commits"`
+	Writes  int64  `json:"writes"`
+}
+
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	counts, err := a.store.Counts(r.Context())
+	if err != nil {
+		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		return
+	}
+	st := a.store.Stats()
+	ss := StoreStatus{Kind: a.store.Kind(), Ready: true, Open: st.Open, InUse: st.InUse, MaxOpen: st.MaxOpen,
+		Commits: st.Commits, Writes: st.Writes}
+	if err := a.store.Ready(r.Context()); err != nil {
+		ss.Ready, ss.Problem = false, concord.ErrorMessage(err)
+	}
+	writeJSON(w, http.StatusOK, Status{
+		Version:       a.info.Version,
+		Node:          a.info.Node,
+		StartedAt:     a.info.Started.UTC(),
+		UptimeSeconds: time.Since(a.info.Started).Seconds(),
+		Store:         ss,
+		Counts:        counts,
+		Listeners:     a.info.Listeners,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+		"error": map[string]string{"code": concord.ErrorCode(err), "message": concord.ErrorMessage(err)},
+	})
+}

@@ -1,0 +1,216 @@
+// Package config is Concord's configuration: one plain struct with
+// documented defaults, filled in order from the defaults, concord.yaml, the
+// CONCORD_* environment variables and the command-line flags, each later
+// source overriding the earlier ones. Every key has all three forms: key
+// http_addr is flag --http-addr and variable CONCORD_HTTP_ADDR.
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a Concord node.
+type Config struct {
+	// Data is the directory for the embedded database and other files.
+	Data string
+	// DB is a PostgreSQL URL; empty means SQLite at <Data>/concord.db.
+	DB string
+	// HTTP is the address of the HTTP front door (FHIR, admin API, …).
+	HTTP string
+	// MLLP is the address of the HL7 v2 MLLP listener; "off" disables it.
+	MLLP string
+	// DICOM is the address of the DICOM DIMSE listener; "off" disables it.
+	DICOM string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// LogPHI lets request paths and queries, which may hold patient data,
+	// into the logs. For debugging on test systems only.
+	LogPHI bool
+	// ShutdownTimeout bounds the wait for in-flight work on shutdown.
+	ShutdownTimeout time.Duration
+	// DBMaxConns is the size of the database connection pool (PostgreSQL)
+	// or of the read pool (SQLite).
+	DBMaxConns int
+	// Node names this Concord node in audit records and logs; the host
+	// name when empty.
+	Node string
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Data:            "./concord-data",
+		HTTP:            ":8080",
+		MLLP:            ":2575",
+		DICOM:           ":11112",
+		LogLevel:        "info",
+		ShutdownTimeout: 30 * time.Second,
+		DBMaxConns:      10,
+	}
+}
+
+// Key is one configuration setting and the ways to set it.
+type Key struct {
+	Name  string // in concord.yaml
+	Usage string
+	// Serve marks keys only "concord serve" uses; other commands take
+	// only the rest as flags.
+	Serve bool
+	get   func(*Config) string
+	set   func(*Config, string) error
+}
+
+// Flag returns the key's command-line flag name.
+func (k Key) Flag() string { return strings.ReplaceAll(k.Name, "_", "-") }
+
+// Env returns the key's environment variable.
+func (k Key) Env() string { return "CONCORD_" + strings.ToUpper(k.Name) }
+
+// Get returns the key's value in c as text.
+func (k Key) Get(c *Config) string { return k.get(c) }
+
+// Set parses s into c.
+func (k Key) Set(c *Config, s string) error { return k.set(c, s) }
+
+func str(name, usage string, f func(*Config) *string, check func(string) error) Key {
+	return Key{Name: name, Usage: usage,
+		get: func(c *Config) string { return *f(c) },
+		set: func(c *Config, s string) error {
+			if check != nil {
+				if err := check(s); err != nil {
+					return err
+				}
+			}
+			*f(c) = s
+			return nil
+		}}
+}
+
+func serveKey(k Key) Key {
+	k.Serve = true
+	return k
+}
+
+// Keys lists every setting, in the order the reference documents them.
+var Keys = []Key{
+	str("data", "directory for the embedded database and files", func(c *Config) *string { return &c.Data }, nonEmpty),
+	str("db", "PostgreSQL URL (postgres://…); empty: SQLite at <data>/concord.db", func(c *Config) *string { return &c.DB }, checkDB),
+	serveKey(str("http", "HTTP listen address (FHIR, DICOMweb, admin API, dashboard)", func(c *Config) *string { return &c.HTTP }, checkAddr)),
+	serveKey(str("mllp", `HL7 v2 MLLP listen address, or "off"`, func(c *Config) *string { return &c.MLLP }, checkAddrOrOff)),
+	serveKey(str("dicom", `DICOM DIMSE listen address, or "off"`, func(c *Config) *string { return &c.DICOM }, checkAddrOrOff)),
+	str("log_level", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }, checkLevel),
+	{Name: "log_phi", Serve: true, Usage: "log request paths and queries, which may hold patient data (test systems only)",
+		get: func(c *Config) string { return strconv.FormatBool(c.LogPHI) },
+		set: func(c *Config, s string) error {
+			v, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", s)
+			}
+			c.LogPHI = v
+			return nil
+		}},
+	{Name: "shutdown_timeout", Serve: true, Usage: "how long shutdown waits for in-flight work",
+		get: func(c *Config) string { return c.ShutdownTimeout.String() },
+		set: func(c *Config, s string) error {
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration such as 30s, got %q", s)
+			}
+			c.ShutdownTimeout = d
+			return nil
+		}},
+	{Name: "db_max_conns", Usage: "database pool size (PostgreSQL) or read pool size (SQLite)",
+		get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) },
+		set: func(c *Config, s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 1000 {
+				return fmt.Errorf("want a whole number from 1 to 1000, got %q", s)
+			}
+			c.DBMaxConns = n
+			return nil
+		}},
+	str("node", "name of this node in audit records and logs (default: host name)", func(c *Config) *string { return &c.Node }, nil),
+}
+
+// KeyByName returns the key with the given name.
+func KeyByName(name string) (Key, bool) {
+	for _, k := range Keys {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+func nonEmpty(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+func checkDB(s string) error {
+	if s == "" || strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		return nil
+	}
+	return fmt.Errorf("want a postgres:// URL or nothing")
+}
+
+func checkAddr(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("want host:port or :port, got %q", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be 0 to 65535, got %q", port)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("bad host in %q", s)
+	}
+	return nil
+}
+
+func checkAddrOrOff(s string) error {
+	if s == "off" {
+		return nil
+	}
+	return checkAddr(s)
+}
+
+func checkLevel(s string) error {
+	switch s {
+	case "debug", "info", "warn", "error":
+		return nil
+	}
+	return fmt.Errorf("want debug, info, warn or error, got %q", s)
+}
+
+// Validate checks the configuration as a whole.
+func (c *Config) Validate() error {
+	for _, k := range Keys {
+		if err := k.Set(c, k.Get(c)); err != nil {
+			return fmt.Errorf("%s: %w", k.Name, err)
+		}
+	}
+	return nil
+}
+
+// SQLitePath returns where the embedded database lives.
+func (c *Config) SQLitePath() string { return filepath.Join(c.Data, "concord.db") }
+
+// NodeName returns Node, or the host name when Node is empty.
+func (c *Config) NodeName() string {
+	if c.Node != "" {
+		return c.Node
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "concord"
+}
