@@ -385,7 +385,9 @@ func TestAuditExport(t *testing.T) {
 	for i, l := range lines {
 		var ev struct {
 			ResourceType, ID, Action, Outcome, Recorded string
-			Agent                                       []struct{ Who struct{ Identifier struct{ Value string } } }
+			Agent                                       []struct {
+				Who struct{ Identifier struct{ Value string } }
+			}
 		}
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
 			t.Fatal(err)
@@ -406,4 +408,3 @@ func TestAuditExport(t *testing.T) {
 		t.Fatalf("bad --since: %d %s", code, errOut)
 	}
 }
-
