@@ -84,3 +84,34 @@ func TestKeyForms(t *testing.T) {
 		t.Fatalf("key forms: %v %s %s", ok, k.Flag(), k.Env())
 	}
 }
+
+// TestReadmeDocumentsEveryKey keeps the configuration reference in the
+// README true: every key appears with its flag, variable and default.
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	def := Default()
+	for _, k := range Keys {
+		row := ""
+		for _, line := range strings.Split(readme, "\n") {
+			if strings.HasPrefix(line, "| `"+k.Name+"` |") {
+				row = line
+			}
+		}
+		if row == "" {
+			t.Errorf("README has no configuration row for %s", k.Name)
+			continue
+		}
+		for _, want := range []string{"`--" + k.Flag() + "`", "`" + k.Env() + "`"} {
+			if !strings.Contains(row, want) {
+				t.Errorf("README row for %s lacks %s", k.Name, want)
+			}
+		}
+		if d := k.Get(&def); d != "" && d != "0" && !strings.Contains(row, "`"+d+"`") && k.Name != "node" {
+			t.Errorf("README row for %s does not give the default %q", k.Name, d)
+		}
+	}
+}
