@@ -22,10 +22,12 @@ func TestToAuditEvent(t *testing.T) {
 	}
 	var ev struct {
 		ResourceType, ID, Action, Outcome, Recorded, OutcomeDesc string
-		Type                                                    Coding
-		Subtype                                                 []Coding
-		Agent                                                   []struct {
-			Who       struct{ Identifier struct{ System, Value string } }
+		Type                                                     Coding
+		Subtype                                                  []Coding
+		Agent                                                    []struct {
+			Who struct {
+				Identifier struct{ System, Value string }
+			}
 			Requestor bool
 			Network   struct{ Address, Type string }
 			Role      []struct{ Text string }

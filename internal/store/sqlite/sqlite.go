@@ -6,16 +6,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/internal/store/sqldb"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	msqlite "modernc.org/sqlite" // also registers the "sqlite" driver for database/sql
 )
 
 //go:embed migrations/*.sql
@@ -63,13 +65,12 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 	rdb.SetMaxIdleConns(opt.Readers)
 	rdb.SetConnMaxLifetime(0)
 
-	conn, err := wdb.Conn(ctx)
+	w, err := openWriter(base)
 	if err != nil {
 		wdb.Close()
 		rdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	w := &writerConn{conn: conn, stmts: make(map[string]*sql.Stmt)}
 	if err := sqldb.Migrate(ctx, w.begin, sqldb.Dialect{}, ms); err != nil {
 		w.close()
 		wdb.Close()
@@ -96,15 +97,26 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 	}), nil
 }
 
-// writerConn is the single writer connection, held for the store's life
-// and used only by the store's writer goroutine (and by migrations before
-// it starts). It runs transactions with explicit BEGIN IMMEDIATE, COMMIT
-// and ROLLBACK statements and keeps every statement it has prepared: the
-// writer runs the same few statements (savepoints, inserts, the chain head)
-// in every transaction, so each is compiled once for the store's life.
+// writerConn is the single writer connection. It talks to the SQLite
+// driver directly rather than through database/sql: it is used by one
+// goroutine only (migrations, then the store's writer), so database/sql's
+// pooling, locking and per-argument conversion would be pure overhead on
+// the hottest path of the store. It runs transactions with explicit BEGIN
+// IMMEDIATE, COMMIT and ROLLBACK and keeps every statement it prepares for
+// the store's life: the writer runs the same few statements in every
+// transaction.
 type writerConn struct {
-	conn  *sql.Conn
-	stmts map[string]*sql.Stmt
+	conn  driver.Conn
+	stmts map[string]driver.Stmt
+	args  []driver.NamedValue // reused: only one statement runs at a time
+}
+
+func openWriter(dsn string) (*writerConn, error) {
+	c, err := (&msqlite.Driver{}).Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &writerConn{conn: c, stmts: make(map[string]driver.Stmt)}, nil
 }
 
 func (w *writerConn) begin(ctx context.Context) (sqldb.TxConn, error) {
@@ -121,11 +133,11 @@ func (w *writerConn) close() error {
 	return w.conn.Close()
 }
 
-func (w *writerConn) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+func (w *writerConn) prepared(ctx context.Context, q string) (driver.Stmt, error) {
 	if st, ok := w.stmts[q]; ok {
 		return st, nil
 	}
-	st, err := w.conn.PrepareContext(ctx, q)
+	st, err := w.conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -133,12 +145,35 @@ func (w *writerConn) prepared(ctx context.Context, q string) (*sql.Stmt, error) 
 	return st, nil
 }
 
+// bind converts args the way database/sql would for the few Go types the
+// store's queries use.
+func (w *writerConn) bind(args []any) ([]driver.NamedValue, error) {
+	w.args = w.args[:0]
+	for i, a := range args {
+		switch v := a.(type) {
+		case int:
+			a = int64(v)
+		case int32:
+			a = int64(v)
+		case nil, int64, float64, bool, string, []byte:
+		default:
+			return nil, fmt.Errorf("sqlite writer: unsupported argument type %T", a)
+		}
+		w.args = append(w.args, driver.NamedValue{Ordinal: i + 1, Value: a})
+	}
+	return w.args, nil
+}
+
 func (w *writerConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	st, err := w.prepared(ctx, q)
 	if err != nil {
 		return 0, err
 	}
-	res, err := st.ExecContext(ctx, args...)
+	nv, err := w.bind(args)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.(driver.StmtExecContext).ExecContext(ctx, nv)
 	if err != nil {
 		return 0, err
 	}
@@ -146,24 +181,32 @@ func (w *writerConn) Exec(ctx context.Context, q string, args ...any) (int64, er
 }
 
 func (w *writerConn) ExecScript(ctx context.Context, script string) error {
-	_, err := w.conn.ExecContext(ctx, script)
+	_, err := w.conn.(driver.ExecerContext).ExecContext(ctx, script, nil)
 	return err
 }
 
-func (w *writerConn) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
-	st, err := w.prepared(ctx, q)
-	if err != nil {
-		return errRow{err}
-	}
-	return row{st.QueryRowContext(ctx, args...)}
-}
-
 func (w *writerConn) Query(ctx context.Context, q string, args ...any) (sqldb.Rows, error) {
-	r, err := w.conn.QueryContext(ctx, q, args...)
+	st, err := w.prepared(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return rows{r}, nil
+	nv, err := w.bind(args)
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.(driver.StmtQueryContext).QueryContext(ctx, nv)
+	if err != nil {
+		return nil, err
+	}
+	return &driverRows{r: r, vals: make([]driver.Value, len(r.Columns()))}, nil
+}
+
+func (w *writerConn) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
+	rows, err := w.Query(ctx, q, args...)
+	if err != nil {
+		return errRow{err}
+	}
+	return driverRow{rows.(*driverRows)}
 }
 
 func (w *writerConn) Commit(ctx context.Context) error {
@@ -179,6 +222,90 @@ func (w *writerConn) Rollback(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// driverRows reads a driver's result set into the store's scan targets.
+type driverRows struct {
+	r    driver.Rows
+	vals []driver.Value
+	err  error
+}
+
+func (d *driverRows) Next() bool {
+	if d.err != nil {
+		return false
+	}
+	if err := d.r.Next(d.vals); err != nil {
+		if err != io.EOF {
+			d.err = err
+		}
+		return false
+	}
+	return true
+}
+
+func (d *driverRows) Scan(dest ...any) error {
+	if len(dest) != len(d.vals) {
+		return fmt.Errorf("sqlite writer: scan of %d columns into %d values", len(d.vals), len(dest))
+	}
+	for i, v := range d.vals {
+		if err := assign(dest[i], v); err != nil {
+			return fmt.Errorf("sqlite writer: column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (d *driverRows) Err() error { return d.err }
+func (d *driverRows) Close()     { d.r.Close() }
+
+// driverRow is the first row of a result set, for QueryRow.
+type driverRow struct{ rows *driverRows }
+
+func (r driverRow) Scan(dest ...any) error {
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if r.rows.err != nil {
+			return r.rows.err
+		}
+		return sqldb.ErrNoRows
+	}
+	return r.rows.Scan(dest...)
+}
+
+// assign stores a driver value in one of the scan targets the store uses.
+func assign(dest any, v driver.Value) error {
+	switch d := dest.(type) {
+	case *int64:
+		if n, ok := v.(int64); ok {
+			*d = n
+			return nil
+		}
+	case *int:
+		if n, ok := v.(int64); ok {
+			*d = int(n)
+			return nil
+		}
+	case *string:
+		switch s := v.(type) {
+		case string:
+			*d = s
+			return nil
+		case []byte:
+			*d = string(s)
+			return nil
+		}
+	case *[]byte:
+		switch b := v.(type) {
+		case []byte:
+			*d = append([]byte(nil), b...)
+			return nil
+		case string:
+			*d = []byte(b)
+			return nil
+		}
+	}
+	return fmt.Errorf("cannot store %T in %T", v, dest)
 }
 
 // dbQuerier runs reads on the read pool.
