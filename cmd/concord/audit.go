@@ -11,6 +11,7 @@ import (
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/internal/audit"
+	"github.com/concord-health/concord/internal/config"
 )
 
 func newAudit(s *settings) *cobra.Command {
@@ -19,9 +20,10 @@ func newAudit(s *settings) *cobra.Command {
 	return cmd
 }
 
-// auditOwnUse records that the operator read the audit trail.
-func auditOwnUse(ctx context.Context, store concord.Store, rec concord.AuditRecord, detail string) error {
-	rec.Time, rec.Action, rec.Object, rec.Detail = time.Now(), concord.AuditRead, "audit", detail
+// appendOperatorAudit records what the operator at the command line did.
+func appendOperatorAudit(ctx context.Context, store concord.Store, cfg config.Config, action, object, detail string) error {
+	rec := operator(cfg)
+	rec.Time, rec.Action, rec.Object, rec.Detail = time.Now(), action, object, detail
 	return store.Update(ctx, func(tx concord.Tx) error { r := rec; return tx.AppendAudit(ctx, &r) })
 }
 
@@ -31,31 +33,25 @@ func newAuditVerify(s *settings) *cobra.Command {
 		Short: "Recompute the hash chain; exit non-zero at the first broken record",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := s.load()
-			if err != nil {
-				return err
-			}
-			ctx := context.Background()
-			store, err := openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			head, brk, err := concord.VerifyAudit(ctx, store)
-			if err != nil {
-				return err
-			}
-			if brk != nil {
-				auditOwnUse(ctx, store, operator(cfg), "audit verify: broken at record "+fmt.Sprint(brk.Seq))
-				return &exitError{code: 1, err: fmt.Errorf("audit trail broken: %w", brk)}
-			}
-			if err := auditOwnUse(ctx, store, operator(cfg), fmt.Sprintf("audit verify: %d records intact", head.Seq)); err != nil {
-				return err
-			}
-			fmt.Printf("audit trail intact: %d records, head %d %s\n", head.Seq, head.Seq, head.Hash)
-			return nil
+			return s.withStore(verifyAudit)
 		},
 	}
+}
+
+func verifyAudit(ctx context.Context, cfg config.Config, store concord.Store) error {
+	head, brk, err := concord.VerifyAudit(ctx, store)
+	if err != nil {
+		return err
+	}
+	if brk != nil {
+		appendOperatorAudit(ctx, store, cfg, concord.AuditRead, "audit", fmt.Sprintf("audit verify: broken at record %d", brk.Seq))
+		return &exitError{code: 1, err: fmt.Errorf("audit trail broken: %w", brk)}
+	}
+	if err := appendOperatorAudit(ctx, store, cfg, concord.AuditRead, "audit", fmt.Sprintf("audit verify: %d records intact", head.Seq)); err != nil {
+		return err
+	}
+	fmt.Printf("audit trail intact: %d records, head %d %s\n", head.Seq, head.Seq, head.Hash)
+	return nil
 }
 
 func newAuditExport(s *settings) *cobra.Command {
@@ -65,11 +61,8 @@ func newAuditExport(s *settings) *cobra.Command {
 		Short: "Write audit records as FHIR AuditEvent NDJSON",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := s.load()
-			if err != nil {
-				return err
-			}
 			var f concord.AuditFilter
+			var err error
 			now := time.Now()
 			if since != "" {
 				if f.Since, err = audit.ParseSince(since, now); err != nil {
@@ -81,27 +74,24 @@ func newAuditExport(s *settings) *cobra.Command {
 					return err
 				}
 			}
-			ctx := context.Background()
-			store, err := openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			var w io.Writer = os.Stdout
-			if out != "" {
-				file, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-				if err != nil {
-					return fmt.Errorf("--out %s: %s", out, reason(err))
+			return s.withStore(func(ctx context.Context, cfg config.Config, store concord.Store) error {
+				var w io.Writer = os.Stdout
+				if out != "" {
+					file, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+					if err != nil {
+						return fmt.Errorf("--out %s: %s", out, reason(err))
+					}
+					defer file.Close()
+					w = file
 				}
-				defer file.Close()
-				w = file
-			}
-			n, err := audit.ExportNDJSON(ctx, store, f, w)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "%d audit events exported\n", n)
-			return auditOwnUse(ctx, store, operator(cfg), fmt.Sprintf("audit export: %d records since %q until %q", n, since, until))
+				n, err := audit.ExportNDJSON(ctx, store, f, w)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "%d audit events exported\n", n)
+				return appendOperatorAudit(ctx, store, cfg, concord.AuditRead, "audit",
+					fmt.Sprintf("audit export: %d records since %q until %q", n, since, until))
+			})
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "records at or after: RFC 3339 time, date, or age such as 24h or 7d")

@@ -105,6 +105,22 @@ func newRoot() *cobra.Command {
 	return root
 }
 
+// withStore loads the configuration, opens the store it names, runs fn and
+// closes the store: the frame of every command that works on the store.
+func (s *settings) withStore(fn func(ctx context.Context, cfg config.Config, store concord.Store) error) error {
+	cfg, err := s.load()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(ctx, cfg, store)
+}
+
 // openStore opens the store the configuration names.
 func openStore(ctx context.Context, cfg config.Config) (concord.Store, error) {
 	if cfg.DB != "" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/internal/auth"
+	"github.com/concord-health/concord/internal/config"
 )
 
 func newToken(s *settings) *cobra.Command {
@@ -43,10 +44,6 @@ func newTokenCreate(s *settings) *cobra.Command {
 		Short: "Create a token and print it (shown only this once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := s.load()
-			if err != nil {
-				return err
-			}
 			r, err := concord.ParseRole(role)
 			if err != nil {
 				return err
@@ -55,23 +52,19 @@ func newTokenCreate(s *settings) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := context.Background()
-			store, err := openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			by := operator(cfg)
-			tok, bearer, err := auth.Issue(ctx, store, concord.TokenRequest{
-				Role: r, Patient: patient, Scopes: scopes, Label: label, TTL: d, CreatedBy: by.Actor,
-			}, by, time.Now())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "token %s: role %s, scopes %s, expires %s\n",
-				tok.ID, tok.Role, joinOr(tok.Scopes, "none"), tok.ExpiresAt.Format(time.RFC3339))
-			fmt.Println(bearer)
-			return nil
+			return s.withStore(func(ctx context.Context, cfg config.Config, store concord.Store) error {
+				by := operator(cfg)
+				tok, bearer, err := auth.Issue(ctx, store, concord.TokenRequest{
+					Role: r, Patient: patient, Scopes: scopes, Label: label, TTL: d, CreatedBy: by.Actor,
+				}, by, time.Now())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "token %s: role %s, scopes %s, expires %s\n",
+					tok.ID, tok.Role, joinOr(tok.Scopes, "none"), tok.ExpiresAt.Format(time.RFC3339))
+				fmt.Println(bearer)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -90,36 +83,27 @@ func newTokenList(s *settings) *cobra.Command {
 		Short: "List tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := s.load()
-			if err != nil {
-				return err
-			}
-			ctx := context.Background()
-			store, err := openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			toks, err := store.Tokens(ctx)
-			if err != nil {
-				return err
-			}
-			rec := operator(cfg)
-			rec.Time, rec.Action, rec.Object = time.Now(), concord.AuditRead, "tokens"
-			rec.Detail = fmt.Sprintf("token list: %d tokens", len(toks))
-			if err := store.Update(ctx, func(tx concord.Tx) error { r := rec; return tx.AppendAudit(ctx, &r) }); err != nil {
-				return err
-			}
-			now := time.Now()
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tROLE\tPATIENT\tSCOPES\tSTATUS\tEXPIRES\tCREATED BY\tLABEL")
-			for _, t := range toks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, orDash(t.Patient),
-					joinOr(t.Scopes, "-"), t.Status(now), t.ExpiresAt.Format(time.RFC3339), orDash(t.CreatedBy), orDash(t.Label))
-			}
-			return tw.Flush()
+			return s.withStore(listTokens)
 		},
 	}
+}
+
+func listTokens(ctx context.Context, cfg config.Config, store concord.Store) error {
+	toks, err := store.Tokens(ctx)
+	if err != nil {
+		return err
+	}
+	if err := appendOperatorAudit(ctx, store, cfg, concord.AuditRead, "tokens", fmt.Sprintf("token list: %d tokens", len(toks))); err != nil {
+		return err
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tROLE\tPATIENT\tSCOPES\tSTATUS\tEXPIRES\tCREATED BY\tLABEL")
+	for _, t := range toks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, orDash(t.Patient),
+			joinOr(t.Scopes, "-"), t.Status(now), t.ExpiresAt.Format(time.RFC3339), orDash(t.CreatedBy), orDash(t.Label))
+	}
+	return tw.Flush()
 }
 
 func newTokenRevoke(s *settings) *cobra.Command {
@@ -128,21 +112,13 @@ func newTokenRevoke(s *settings) *cobra.Command {
 		Short: "Revoke a token at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := s.load()
-			if err != nil {
-				return err
-			}
-			ctx := context.Background()
-			store, err := openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			if err := auth.Revoke(ctx, store, args[0], operator(cfg), time.Now()); err != nil {
-				return err
-			}
-			fmt.Printf("token %s revoked\n", args[0])
-			return nil
+			return s.withStore(func(ctx context.Context, cfg config.Config, store concord.Store) error {
+				if err := auth.Revoke(ctx, store, args[0], operator(cfg), time.Now()); err != nil {
+					return err
+				}
+				fmt.Printf("token %s revoked\n", args[0])
+				return nil
+			})
 		},
 	}
 }
