@@ -8,6 +8,9 @@ import "context"
 type Access struct {
 	// Public routes (health probes) need no token. Everything else does.
 	Public bool
+	// AnyCaller routes need a valid token but no particular right (the
+	// "no such route" answer, so that any caller learns only that).
+	AnyCaller bool
 	// Action is checked with Authorize.
 	Action Action
 	// Audit is the audit action recorded for the request ("read", …);

@@ -58,7 +58,7 @@ func New(opt Options) *Server {
 	s.Handle("GET /metrics", concord.Access{Action: concord.Action{Permission: concord.PermMetricsRead}}, s.metrics.handler())
 	// Every other path needs a token too, so that an unauthenticated
 	// caller cannot even learn which routes exist.
-	s.Handle("/", concord.Access{Action: concord.Action{Permission: concord.PermStatusRead}},
+	s.Handle("/", concord.Access{AnyCaller: true},
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, concord.Errorf(concord.ENOTFOUND, "no such route: %s %s", r.Method, r.URL.Path))
 		}))

@@ -275,6 +275,10 @@ func TestUnknownRoutes(t *testing.T) {
 	if r, body := e.get("/no/such/thing", bearer); r.StatusCode != 404 || !strings.Contains(body, "not_found") {
 		t.Fatalf("unknown route with token: %d %s", r.StatusCode, body)
 	}
+	_, patientBearer := e.token(concord.RolePatient, "example")
+	if r, body := e.get("/no/such/thing", patientBearer); r.StatusCode != 404 {
+		t.Fatalf("unknown route with any valid token must be 404, not %d %s", r.StatusCode, body)
+	}
 	r, body := e.get("/fhir/Patient/1", bearer)
 	var oo struct {
 		ResourceType string
