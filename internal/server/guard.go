@@ -37,7 +37,7 @@ func (s *Server) guard(access concord.Access, h http.Handler) http.Handler {
 		}
 		p, tok, err := auth.Authenticate(r.Context(), s.opt.Store, r.Header.Get("Authorization"), now)
 		if err != nil {
-			if tok != nil || (r.Header.Get("Authorization") != "" && concord.ErrorCode(err) == concord.EUNAUTHORIZED) {
+			if r.Header.Get("Authorization") != "" && concord.ErrorCode(err) == concord.EUNAUTHORIZED {
 				// A credential was presented and refused: a failed log-in.
 				rec.Action = concord.AuditLogin
 				rec.Actor = "unknown"
@@ -54,20 +54,11 @@ func (s *Server) guard(access concord.Access, h http.Handler) http.Handler {
 		p.Address = rec.Address
 		rec.Actor, rec.Role = p.Actor, string(p.Role)
 		setActor(r.Context(), p.Actor)
-		if access.AnyCaller {
-			// Valid token, nothing to authorise.
-		} else if _, err := concord.Authorize(p, access.Action); err != nil {
-			rec.Action = access.Audit
-			if rec.Action == "" {
-				rec.Action = concord.AuditExecute
+		if !access.AnyCaller {
+			if _, err := concord.Authorize(p, access.Action); err != nil {
+				s.deny(w, r, rec, access, err)
+				return
 			}
-			rec.Outcome = concord.OutcomeMinor
-			rec.Detail = fmt.Sprintf("%s %s denied: %s", r.Method, routePath(r), concord.ErrorMessage(err))
-			if aerr := s.appendAudit(r.Context(), rec); aerr != nil {
-				err = aerr
-			}
-			writeError(w, r, err)
-			return
 		}
 		ctx := concord.WithPrincipal(r.Context(), p)
 		ctx = concord.WithAuditTemplate(ctx, rec)
@@ -87,6 +78,20 @@ func (s *Server) guard(access concord.Access, h http.Handler) http.Handler {
 		}
 		buf.flushTo(w)
 	})
+}
+
+// deny audits a refused request and answers it.
+func (s *Server) deny(w http.ResponseWriter, r *http.Request, rec concord.AuditRecord, access concord.Access, err error) {
+	rec.Action = access.Audit
+	if rec.Action == "" {
+		rec.Action = concord.AuditExecute
+	}
+	rec.Outcome = concord.OutcomeMinor
+	rec.Detail = fmt.Sprintf("%s %s denied: %s", r.Method, routePath(r), concord.ErrorMessage(err))
+	if aerr := s.appendAudit(r.Context(), rec); aerr != nil {
+		err = aerr
+	}
+	writeError(w, r, err)
 }
 
 // appendAudit writes one audit record in its own transaction.
