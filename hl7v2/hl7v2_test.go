@@ -213,6 +213,7 @@ func TestParseErrors(t *testing.T) {
 	cases := map[string]Code{
 		"":                          CodeSegmentSequence,
 		"PID|1||x":                  CodeSegmentSequence,
+		"BHS|^~\\&|A":               CodeSegmentSequence,
 		"\x00\x01\x02garbage bytes": CodeSegmentSequence,
 		"MSH|^~\\&":                 CodeDataType,
 		"MSH|^~|A|B":                CodeDataType,

@@ -21,8 +21,8 @@ func Parse(data []byte) (*Message, error) {
 	for len(text) > 0 && (text[0] == '\r' || text[0] == '\n' || text[0] == ' ' || text[0] == '\t') {
 		text, offset = text[1:], offset+1
 	}
-	if len(text) < 8 || !(bytes.HasPrefix(text, []byte("MSH")) || bytes.HasPrefix(text, []byte("FHS")) || bytes.HasPrefix(text, []byte("BHS"))) {
-		return nil, &ParseError{Offset: offset, Code: CodeSegmentSequence, Reason: "a message must start with an MSH segment"}
+	if len(text) < 8 || !bytes.HasPrefix(text, []byte("MSH")) {
+		return nil, &ParseError{Offset: offset, Code: CodeSegmentSequence, Reason: "a message must start with an MSH segment (batches: see SplitBatch)"}
 	}
 	d, err := readDelimiters(text)
 	if err != nil {

@@ -108,7 +108,7 @@ func index(s string) (int, string, error) {
 // String writes the path back in the SEG[n]-F[r].C.S form.
 func (p Path) String() string {
 	s := p.Segment
-	if p.Occurrence > 1 {
+	if p.Occurrence > 0 {
 		s += "[" + strconv.Itoa(p.Occurrence) + "]"
 	}
 	if p.Field == 0 {
