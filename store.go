@@ -30,6 +30,15 @@ type Store interface {
 	// AuditRecords calls fn for each record matching f, in sequence order.
 	AuditRecords(ctx context.Context, f AuditFilter, fn func(*AuditRecord) error) error
 
+	// Message returns the message with the given ID, raw bytes included,
+	// or ENOTFOUND.
+	Message(ctx context.Context, id int64) (*Message, error)
+	// Messages returns the messages matching f, newest first, without raw
+	// bytes, and how many match in all.
+	Messages(ctx context.Context, f MessageFilter) ([]*Message, int64, error)
+	// MessageCounts returns each channel's message counts by status.
+	MessageCounts(ctx context.Context) (map[string]ChannelCounts, error)
+
 	// Counts returns counts of what the store holds, for status pages.
 	Counts(ctx context.Context) (StoreCounts, error)
 
@@ -53,11 +62,18 @@ type Tx interface {
 	// AppendAudit seals r onto the end of the audit chain and stores it; it
 	// fills r.Seq, r.PrevHash and r.Hash.
 	AppendAudit(ctx context.Context, r *AuditRecord) error
+	// InsertMessage stores m and fills m.ID.
+	InsertMessage(ctx context.Context, m *Message) error
+	// RecentMessage returns the newest message of channel from sender with
+	// controlID received at or after since and not rejected, or nil: the
+	// duplicate check, inside the transaction that stores the new one.
+	RecentMessage(ctx context.Context, channel, sender, controlID string, since time.Time) (*Message, error)
 }
 
 // StoreCounts are counts of what the store holds.
 type StoreCounts struct {
 	Tokens       int64 `json:"tokens"`
+	Messages     int64 `json:"messages"`
 	ActiveTokens int64 `json:"active_tokens"`
 	AuditRecords int64 `json:"audit_records"`
 }

@@ -181,7 +181,10 @@ func (s *Store) Counts(ctx context.Context) (concord.StoreCounts, error) {
 	if err != nil {
 		return c, err
 	}
-	err = s.a.Read.QueryRow(ctx, `SELECT seq FROM audit_chain WHERE id = 1`).Scan(&c.AuditRecords)
+	if err := s.a.Read.QueryRow(ctx, `SELECT seq FROM audit_chain WHERE id = 1`).Scan(&c.AuditRecords); err != nil {
+		return c, err
+	}
+	err = s.a.Read.QueryRow(ctx, `SELECT COUNT(*) FROM messages`).Scan(&c.Messages)
 	return c, err
 }
 

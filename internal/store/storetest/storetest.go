@@ -53,6 +53,8 @@ func Run(t *testing.T, b Backend) {
 		{"AuditTamperDeleted", testTamperDeleted},
 		{"AuditTamperDeletedTail", testTamperDeletedTail},
 		{"AuditTamperReordered", testTamperReordered},
+		{"Messages", testMessages},
+		{"RecentMessage", testRecentMessage},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
 	}
