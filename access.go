@@ -36,3 +36,29 @@ func AuditTemplateFrom(ctx context.Context) AuditRecord {
 	r, _ := ctx.Value(auditTemplateKey{}).(AuditRecord)
 	return r
 }
+
+// AuditNote is what a handler tells the front door about the object it
+// acted on, for the request's audit record: what it read (message/42) and
+// whose data that was.
+type AuditNote struct {
+	Object  string
+	Patient string
+}
+
+type auditNoteKey struct{}
+
+// WithAuditNote returns a context carrying an empty note for handlers to
+// fill, and the note.
+func WithAuditNote(ctx context.Context) (context.Context, *AuditNote) {
+	n := &AuditNote{}
+	return context.WithValue(ctx, auditNoteKey{}, n), n
+}
+
+// NoteAudit records, for the request's audit record, the object acted on
+// and the patient whose data it is. It does nothing outside a request
+// that the front door audits.
+func NoteAudit(ctx context.Context, object, patient string) {
+	if n, ok := ctx.Value(auditNoteKey{}).(*AuditNote); ok {
+		n.Object, n.Patient = object, patient
+	}
+}

@@ -75,13 +75,14 @@ func cleanEnv() []string {
 type node struct {
 	cmd    *exec.Cmd
 	url    string
+	mllp   string // host:port of the MLLP listener
 	stderr *bytes.Buffer
 	done   chan error
 }
 
 func startServe(t *testing.T, dir string, args ...string) *node {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--http", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(binary, append([]string{"serve", "--http", "127.0.0.1:0", "--mllp", "127.0.0.1:0"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = cleanEnv()
 	pr, pw := io.Pipe()
@@ -92,14 +93,20 @@ func startServe(t *testing.T, dir string, args ...string) *node {
 	}
 	n := &node{cmd: cmd, stderr: stderr, done: make(chan error, 1)}
 	addr := make(chan string, 1)
+	mllpAddr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
 			stderr.WriteString(line + "\n")
 			var l struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "http listening" {
-				addr <- l.Addr
+			if json.Unmarshal([]byte(line), &l) == nil {
+				switch l.Msg {
+				case "http listening":
+					addr <- l.Addr
+				case "mllp listening":
+					mllpAddr <- l.Addr
+				}
 			}
 		}
 	}()
@@ -108,6 +115,7 @@ func startServe(t *testing.T, dir string, args ...string) *node {
 	select {
 	case a := <-addr:
 		n.url = "http://" + a
+		n.mllp = <-mllpAddr
 	case err := <-n.done:
 		t.Fatalf("serve exited: %v\n%s", err, stderr)
 	case <-time.After(30 * time.Second):
@@ -247,6 +255,8 @@ func TestBadConfiguration(t *testing.T) {
 		{"port in use", []string{"serve", "--data", filepath.Join(dir, "d1"), "--http", busy.Addr().String()},
 			[]string{"http address " + busy.Addr().String(), "address already in use"}},
 		{"bad address", []string{"serve", "--http", "localhost"}, []string{"flag --http", "host:port"}},
+		{"mllp port in use", []string{"serve", "--data", filepath.Join(dir, "d3"), "--http", "127.0.0.1:0", "--mllp", busy.Addr().String()},
+			[]string{"mllp address " + busy.Addr().String(), "address already in use"}},
 		{"unreachable postgres", []string{"serve", "--db", "postgres://concord:hunter2@127.0.0.1:1/concord"},
 			[]string{"database postgres://concord:xxxxx@127.0.0.1:1/concord", "cannot connect"}},
 		{"unwritable data directory", []string{"serve", "--data", filepath.Join(blocker, "data")},

@@ -15,7 +15,9 @@ import (
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/internal/adminapi"
 	"github.com/concord-health/concord/internal/config"
+	"github.com/concord-health/concord/internal/engine"
 	"github.com/concord-health/concord/internal/server"
+	"github.com/concord-health/concord/mllp"
 )
 
 func newServe(s *settings) *cobra.Command {
@@ -67,37 +69,75 @@ func serve(parent context.Context, cfg config.Config) error {
 		LogPHI:          cfg.LogPHI,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	})
-	listeners := map[string]string{"http": ln.Addr().String()}
-	// The MLLP and DIMSE front doors come with their own issues; until
-	// then their addresses are validated but nothing listens on them.
-	for name, addr := range map[string]string{"mllp": cfg.MLLP, "dicom": cfg.DICOM} {
-		if addr == "off" {
-			listeners[name] = "off"
-		} else {
-			listeners[name] = "not in this build (" + addr + ")"
+	listeners := map[string]string{"http": ln.Addr().String(), "mllp": "off", "dicom": "off"}
+	if cfg.DICOM != "off" {
+		// The DIMSE front door comes with its own issue; until then its
+		// address is validated but nothing listens on it.
+		listeners["dicom"] = "not in this build (" + cfg.DICOM + ")"
+	}
+	window := cfg.DuplicateWindow
+	if window == 0 {
+		window = -1 // engine: a negative window turns the check off
+	}
+	eng := engine.New(engine.Options{Store: store, Logger: log, Node: cfg.NodeName(), DuplicateWindow: window})
+	var mllpLn net.Listener
+	if cfg.MLLP != "off" {
+		if mllpLn, err = net.Listen("tcp", cfg.MLLP); err != nil {
+			ln.Close()
+			return fmt.Errorf("mllp address %s: %s", cfg.MLLP, listenReason(err))
 		}
+		listeners["mllp"] = mllpLn.Addr().String()
 	}
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: listeners,
+		Channels: []string{engine.DefaultChannel},
 	})
 	log.Info("concord started", "version", concord.Version, "node", cfg.NodeName(), "store", store.Kind(),
 		"data", cfg.Data)
 	log.Info("http listening", "addr", ln.Addr().String())
-	for _, name := range []string{"mllp", "dicom"} {
-		log.Info(name+" listener", "state", listeners[name])
+	if mllpLn != nil {
+		log.Info("mllp listening", "addr", mllpLn.Addr().String(), "channel", engine.DefaultChannel)
 	}
+	log.Info("dicom listener", "state", listeners["dicom"])
 
 	// After the first signal, a second one stops at once.
 	go func() {
 		<-ctx.Done()
 		stop()
 	}()
-	err = srv.Serve(ctx, ln)
-	log.Info("concord stopping", "reason", "signal")
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("http: %w", err)
+	errc := make(chan error, 2)
+	go func() { errc <- wrapErr("http", srv.Serve(ctx, ln)) }()
+	running := 1
+	if mllpLn != nil {
+		running++
+		ms := &mllp.Server{
+			Handler: eng.MLLPHandler(engine.DefaultChannel),
+			Logger:  log,
+			OnError: func(c *mllp.Conn, err error, skipped int64) {
+				eng.ConnError(engine.DefaultChannel, c, err, skipped)
+			},
+		}
+		go func() { errc <- wrapErr("mllp", ms.Serve(ctx, mllpLn)) }()
 	}
-	return nil
+	// Both front doors stop when ctx ends (a signal); if one fails first,
+	// stop the other too.
+	var first error
+	for ; running > 0; running-- {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			stop()
+		}
+	}
+	log.Info("concord stopping")
+	return first
+}
+
+// wrapErr names the front door an error came from; a clean stop is nil.
+func wrapErr(door string, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", door, err)
 }
 
 // listenReason turns a listen error into its cause: "address already in

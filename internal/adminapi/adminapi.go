@@ -22,6 +22,8 @@ type Info struct {
 	Node      string
 	Started   time.Time
 	Listeners map[string]string
+	// Channels names the channels this node runs.
+	Channels []string
 }
 
 // Register adds the admin API's routes to r.
@@ -32,6 +34,7 @@ func Register(r Router, store concord.Store, info Info) {
 		Audit:  concord.AuditRead,
 		Object: "api/status",
 	}, http.HandlerFunc(a.status))
+	a.registerMessages(r)
 }
 
 type api struct {
@@ -93,8 +96,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// writeErr answers 503 for a store failure.
 func writeErr(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+		"error": map[string]string{"code": concord.ErrorCode(err), "message": concord.ErrorMessage(err)},
+	})
+}
+
+// writeError answers a caller's mistake with its status.
+func writeError(w http.ResponseWriter, err error) {
+	status := http.StatusBadRequest
+	if concord.ErrorCode(err) == concord.ENOTFOUND {
+		status = http.StatusNotFound
+	}
+	writeJSON(w, status, map[string]any{
 		"error": map[string]string{"code": concord.ErrorCode(err), "message": concord.ErrorMessage(err)},
 	})
 }

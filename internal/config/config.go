@@ -40,6 +40,9 @@ type Config struct {
 	// Node names this Concord node in audit records and logs; the host
 	// name when empty.
 	Node string
+	// DuplicateWindow is how long a repeated message control ID from the
+	// same sender is answered without processing it again (0: never).
+	DuplicateWindow time.Duration
 }
 
 // Default returns the configuration used when nothing is set.
@@ -52,6 +55,7 @@ func Default() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 30 * time.Second,
 		DBMaxConns:      10,
+		DuplicateWindow: 24 * time.Hour,
 	}
 }
 
@@ -136,6 +140,16 @@ var Keys = []Key{
 			return nil
 		}},
 	str("node", "name of this node in audit records and logs (default: host name)", func(c *Config) *string { return &c.Node }, nil),
+	{Name: "duplicate_window", Serve: true, Usage: "how long a repeated control ID from the same sender is answered without processing again (0: never)",
+		get: func(c *Config) string { return c.DuplicateWindow.String() },
+		set: func(c *Config, s string) error {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration such as 24h (0 turns the check off), got %q", s)
+			}
+			c.DuplicateWindow = d
+			return nil
+		}},
 }
 
 // KeyByName returns the key with the given name.

@@ -67,8 +67,14 @@ func (s *Server) guard(access concord.Access, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		ctx, note := concord.WithAuditNote(ctx)
+		r = r.WithContext(ctx)
 		buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 		h.ServeHTTP(buf, r)
+		if note.Object != "" {
+			rec.Object = note.Object
+		}
+		rec.Patient = note.Patient
 		rec.Action = access.Audit
 		rec.Outcome = outcomeOf(buf.status)
 		rec.Detail = fmt.Sprintf("%s %s %d", r.Method, routePath(r), buf.status)

@@ -1,0 +1,248 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/hl7v2"
+	"github.com/concord-health/concord/mllp"
+)
+
+// storeTimeout bounds the wait for a received message to commit.
+const storeTimeout = 30 * time.Second
+
+// Inbound is one message as it arrived on a channel.
+type Inbound struct {
+	Channel string
+	Peer    string // network identity of the sender
+	Payload []byte
+}
+
+// Receive handles one inbound message and returns the acknowledgment to
+// send back, or nil when the sender asked for none (enhanced mode). A
+// positive acknowledgment is returned only after the message and its audit
+// record are committed. A message that cannot be stored is answered AE
+// (CE in enhanced mode) with code 207 so the sender sends it again.
+func (e *Engine) Receive(ctx context.Context, in Inbound) []byte {
+	now := e.opt.Now()
+	m := &concord.Message{
+		Channel: in.Channel, Peer: in.Peer, ReceivedAt: now, Raw: in.Payload, Size: len(in.Payload),
+	}
+	msg, err := hl7v2.Parse(in.Payload)
+	if err != nil {
+		return e.reject(ctx, m, err)
+	}
+	m.Type, m.Trigger, m.Structure = msg.MessageType()
+	m.ControlID = msg.ControlID()
+	m.Version = msg.Version()
+	app, fac := msg.Sender()
+	m.Sender = app + "^" + fac
+	m.PatientID = msg.Get("PID-3.1")
+
+	issues := e.check(msg)
+	code := ackCodeFor(issues)
+	switch code {
+	case hl7v2.AR:
+		m.Status = concord.MessageRejected
+	case hl7v2.AE:
+		m.Status = concord.MessageErrored
+	default:
+		m.Status = concord.MessageReceived
+	}
+	if len(issues) > 0 {
+		m.Error = describe(issues)
+	}
+	m.AckCode = string(code)
+
+	dup, err := e.store(ctx, m, m.Status != concord.MessageRejected && m.ControlID != "")
+	if err != nil {
+		e.opt.Logger.Error("message not stored", "channel", m.Channel, "control_id", m.ControlID, "err", err)
+		fail := []hl7v2.Issue{{Code: hl7v2.CodeApplicationError, Text: "message not stored: send it again"}}
+		return e.ack(msg, hl7v2.AE, fail)
+	}
+	if dup != nil {
+		// Answer as the first one was answered; do not process again.
+		code = hl7v2.AckCode(dup.AckCode)
+		issues = nil
+	}
+	return e.ack(msg, code, issues)
+}
+
+// check returns the issues of a parsed message.
+func (e *Engine) check(msg *hl7v2.Message) []hl7v2.Issue {
+	if e.opt.Validate != nil {
+		return e.opt.Validate(msg)
+	}
+	if msg.ControlID() == "" {
+		return []hl7v2.Issue{{Location: hl7v2.Location{Segment: "MSH", Seq: 1, Field: 10}, Code: hl7v2.CodeRequiredFieldMissing,
+			Severity: hl7v2.SeverityError, Text: "MSH-10 (message control ID) is required"}}
+	}
+	return nil
+}
+
+// ackCodeFor maps issues to AA, AE or AR: any 200-series code rejects the
+// message outright, any error makes it AE.
+func ackCodeFor(issues []hl7v2.Issue) hl7v2.AckCode {
+	code := hl7v2.AA
+	for _, is := range issues {
+		if is.Code >= 200 && is.Code < 300 {
+			return hl7v2.AR
+		}
+		if is.Severity == hl7v2.SeverityError || is.Severity == "" {
+			code = hl7v2.AE
+		}
+	}
+	return code
+}
+
+// describe summarises issues for the message store.
+func describe(issues []hl7v2.Issue) string {
+	s := ""
+	for i, is := range issues {
+		if i > 0 {
+			s += "; "
+		}
+		loc := is.Location.Segment
+		if is.Location.Field > 0 {
+			loc += "-" + strconv.Itoa(is.Location.Field)
+		}
+		s += fmt.Sprintf("%s %d %s", loc, is.Code, is.Text)
+		if len(s) > 1000 {
+			return s[:1000]
+		}
+	}
+	return s
+}
+
+// store commits m and its audit record. With dedupe, a message with the
+// same sender and control ID received within the duplicate window makes
+// m a duplicate of it, which is returned.
+func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool) (*concord.Message, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	status := m.Status
+	var dup *concord.Message
+	err := e.opt.Store.Update(ctx, func(tx concord.Tx) error {
+		m.Status, dup = status, nil // this function may run more than once
+		if dedupe && e.opt.DuplicateWindow > 0 {
+			prev, err := tx.RecentMessage(ctx, m.Channel, m.Sender, m.ControlID, m.ReceivedAt.Add(-e.opt.DuplicateWindow))
+			if err != nil {
+				return err
+			}
+			if prev != nil {
+				dup = prev
+				m.Status = concord.MessageDuplicate
+			}
+		}
+		if err := tx.InsertMessage(ctx, m); err != nil {
+			return err
+		}
+		rec := concord.AuditRecord{
+			Time: m.ReceivedAt, Actor: "mllp:" + m.Peer, Role: string(concord.RoleIntegration), Address: m.Peer,
+			Action: concord.AuditCreate, Object: "message/" + strconv.FormatInt(m.ID, 10), Patient: m.PatientID,
+			Outcome: outcomeOf(m.Status), Node: e.opt.Node,
+			Detail: fmt.Sprintf("channel %s: %s^%s %s %s", m.Channel, m.Type, m.Trigger, m.ControlID, m.Status),
+		}
+		return tx.AppendAudit(ctx, &rec)
+	})
+	if dup != nil {
+		m.AckCode = dup.AckCode
+	}
+	return dup, err
+}
+
+func outcomeOf(status string) concord.Outcome {
+	switch status {
+	case concord.MessageRejected, concord.MessageErrored:
+		return concord.OutcomeMinor
+	}
+	return concord.OutcomeSuccess
+}
+
+// reject stores bytes that are not a message and answers AR with the
+// parse error.
+func (e *Engine) reject(ctx context.Context, m *concord.Message, perr error) []byte {
+	m.Status = concord.MessageRejected
+	m.Error = perr.Error()
+	m.AckCode = string(hl7v2.AR)
+	m.ControlID = mllp.ControlID(m.Raw)
+	code := hl7v2.CodeSegmentSequence
+	issue := hl7v2.Issue{Code: code, Severity: hl7v2.SeverityError, Text: perr.Error()}
+	if pe, ok := perr.(*hl7v2.ParseError); ok {
+		issue.Code = pe.Code
+		issue.Text = pe.Reason
+		if pe.Segment > 0 {
+			issue.Location = hl7v2.Location{Segment: "MSH", Seq: pe.Segment}
+		}
+	}
+	if _, err := e.store(ctx, m, false); err != nil {
+		e.opt.Logger.Error("rejected input not stored", "channel", m.Channel, "peer", m.Peer, "err", err)
+		issue = hl7v2.Issue{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: "message not stored: send it again"}
+		return e.bareAck(hl7v2.AE, m.ControlID, issue)
+	}
+	return e.bareAck(hl7v2.AR, m.ControlID, issue)
+}
+
+// ack builds the acknowledgment of a parsed message, following its
+// acknowledgment mode. In enhanced mode it is a commit acknowledgment
+// (CA, CE, CR), sent or not as MSH-15 asks.
+func (e *Engine) ack(msg *hl7v2.Message, code hl7v2.AckCode, issues []hl7v2.Issue) []byte {
+	if msg.EnhancedMode() {
+		commit := map[hl7v2.AckCode]hl7v2.AckCode{hl7v2.AA: hl7v2.CA, hl7v2.AE: hl7v2.CE, hl7v2.AR: hl7v2.CR}[code]
+		switch msg.AcceptAckType() {
+		case "NE":
+			return nil
+		case "ER":
+			if commit == hl7v2.CA {
+				return nil
+			}
+		case "SU":
+			if commit != hl7v2.CA {
+				return nil
+			}
+		}
+		code = commit
+	}
+	return msg.Ack(code, issues, hl7v2.AckOptions{
+		ControlID: e.ackControlID(), Time: e.opt.Now(), Application: "Concord", Facility: e.opt.Node,
+	}).Bytes()
+}
+
+// bareAck builds an acknowledgment for input that did not parse, with
+// default delimiters and what little is known of the original.
+func (e *Engine) bareAck(code hl7v2.AckCode, controlID string, issue hl7v2.Issue) []byte {
+	a, _ := hl7v2.New(hl7v2.DefaultDelimiters)
+	a.Set("MSH-3", "Concord")
+	a.Set("MSH-4", e.opt.Node)
+	a.Set("MSH-7", hl7v2.FormatTime(e.opt.Now(), hl7v2.PrecisionSecond, true))
+	a.SetRaw("MSH-9", []byte("ACK"))
+	a.Set("MSH-10", e.ackControlID())
+	a.Set("MSH-11", "P")
+	a.Set("MSH-12", "2.5.1")
+	a.AppendSegment("MSA|" + string(code) + "|" + string(hl7v2.Escape(nil, controlID, &hl7v2.DefaultDelimiters)))
+	text := string(hl7v2.Escape(nil, truncate(issue.Text, 200), &hl7v2.DefaultDelimiters))
+	a.AppendSegment("ERR||" + locationOf(issue.Location) + "|" + strconv.Itoa(int(issue.Code)) + "^" +
+		string(hl7v2.Escape(nil, issue.Code.Text(), &hl7v2.DefaultDelimiters)) + "^HL70357|E||||" + text)
+	return a.Bytes()
+}
+
+func locationOf(l hl7v2.Location) string {
+	if l.Segment == "" {
+		return ""
+	}
+	return l.Segment + "^" + strconv.Itoa(max(l.Seq, 1))
+}
+
+// truncate shortens s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
