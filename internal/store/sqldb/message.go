@@ -27,7 +27,7 @@ func (t *sqlTx) RecentMessage(ctx context.Context, channel, sender, controlID st
 	}
 	m, err := scanMessage(t.q.QueryRow(t.ctx, `SELECT `+messageColumns+` FROM messages
 		WHERE channel = $1 AND sender = $2 AND control_id = $3 AND received_at >= $4 AND status <> $5
-		ORDER BY id DESC LIMIT 1`, channel, sender, controlID, since.UnixMicro(), concord.MessageRejected), false)
+		ORDER BY received_at DESC LIMIT 1`, channel, sender, controlID, since.UnixMicro(), concord.MessageRejected), false)
 	if err == ErrNoRows {
 		return nil, nil
 	}

@@ -19,6 +19,6 @@ CREATE TABLE messages (
 	raw         BLOB
 );
 CREATE INDEX messages_channel_received ON messages (channel, received_at);
-CREATE INDEX messages_control ON messages (channel, sender, control_id);
+CREATE INDEX messages_control ON messages (channel, sender, control_id, received_at);
 CREATE INDEX messages_received ON messages (received_at);
 CREATE INDEX messages_patient ON messages (patient_id) WHERE patient_id <> '';
