@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/internal/store/postgres"
+	"github.com/concord-health/concord/internal/store/sqlite"
+	"github.com/concord-health/concord/internal/store/storetest"
+	"github.com/concord-health/concord/mllp"
+)
+
+// noLoss sends total synthetic messages over 8 connections, kills the
+// server with SIGKILL after about a third were acknowledged, restarts it
+// on the same store, and lets the senders resend whatever was not
+// acknowledged, as MLLP senders do. Every message that received AA must
+// then be stored, and every message exactly once as received (a copy
+// that was stored but whose acknowledgment was lost is caught by the
+// duplicate check).
+func noLoss(t *testing.T, storeArgs []string, open func() concord.Store) {
+	const total, conns = 20000, 8
+	dir := t.TempDir()
+	n := startServe(t, dir, storeArgs...)
+	msg := func(i int) []byte {
+		return []byte(fmt.Sprintf("MSH|^~\\&|LOAD|Test|EHR|Ward|20260102030405||ADT^A08^ADT_A01|NL-%d|P|2.5.1\r"+
+			"EVN|A08|20260102030405\rPID|1||MRN-%d^^^Test^MR||Synthetic^Patient\rPV1|1|O\r", i, i))
+	}
+	var acked sync.Map
+	var ackCount atomic.Int64
+	var addr atomic.Value
+	addr.Store(n.mllp)
+	// send delivers message i until it is acknowledged AA, riding out the
+	// crash: while the server is down every attempt fails.
+	send := func(c **mllp.Client, i int) {
+		for attempt := 0; ; attempt++ {
+			if attempt > 600 {
+				t.Errorf("message %d never acknowledged", i)
+				return
+			}
+			a := addr.Load().(string)
+			if (*c).Addr != a {
+				(*c).Close()
+				*c = &mllp.Client{Addr: a, AckTimeout: 5 * time.Second, DialTimeout: time.Second}
+			}
+			ack, err := (*c).Send(context.Background(), msg(i))
+			if err == nil && strings.Contains(string(ack), "MSA|AA|") {
+				acked.Store(i, true)
+				ackCount.Add(1)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &mllp.Client{Addr: n.mllp, AckTimeout: 5 * time.Second, DialTimeout: time.Second}
+			defer func() { c.Close() }()
+			for i := w; i < total; i += conns {
+				send(&c, i)
+			}
+		}()
+	}
+	// Kill the server hard once a third of the messages are acknowledged.
+	for ackCount.Load() < total/3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	<-n.done
+	before := ackCount.Load()
+	n2 := startServe(t, dir, storeArgs...)
+	addr.Store(n2.mllp)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	n2.stop(t)
+	t.Logf("%d messages acknowledged before SIGKILL, %d in all", before, ackCount.Load())
+
+	st := open()
+	defer st.Close()
+	received := map[string]int{}
+	for offset := 0; ; offset += 1000 {
+		ms, _, err := st.Messages(context.Background(), concord.MessageFilter{Status: concord.MessageReceived, Limit: 1000, Offset: offset})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			received[m.ControlID]++
+		}
+		if len(ms) < 1000 {
+			break
+		}
+	}
+	missing, doubled := 0, 0
+	for i := 0; i < total; i++ {
+		id := fmt.Sprintf("NL-%d", i)
+		if _, ok := acked.Load(i); !ok {
+			t.Errorf("message %s never acknowledged", id)
+		}
+		switch received[id] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			doubled++
+		}
+	}
+	if missing > 0 || doubled > 0 {
+		t.Fatalf("%d acknowledged messages missing, %d stored twice as received", missing, doubled)
+	}
+	if _, brk, err := concord.VerifyAudit(context.Background(), st); err != nil || brk != nil {
+		t.Fatalf("audit chain after crash: %v %v", brk, err)
+	}
+}
+
+func TestNoLossSQLite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long test")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	noLoss(t, []string{"--data", data}, func() concord.Store {
+		st, err := sqlite.Open(context.Background(), filepath.Join(data, "concord.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	})
+}
+
+func TestNoLossPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long test")
+	}
+	url := storetest.PostgresURL(t)
+	noLoss(t, []string{"--db", url, "--data", filepath.Join(t.TempDir(), "d")}, func() concord.Store {
+		st, err := postgres.Open(context.Background(), url, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	})
+}
