@@ -74,7 +74,7 @@ func (s *settings) addConfigFlags(fs *pflag.FlagSet, serve bool) {
 		if k.Serve != serve {
 			continue
 		}
-		v := &flagValue{name: k.Name, def: k.Get(&def), set: s.flags, bool: k.Name == "log_phi"}
+		v := &flagValue{name: k.Name, def: k.Get(&def), set: s.flags, bool: k.Name == "log_phi" || k.Name == "validate"}
 		f := fs.VarPF(v, k.Flag(), "", k.Usage+" (env "+k.Env()+")")
 		if v.bool {
 			f.NoOptDefVal = "true"

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/hl7v2"
 	"github.com/concord-health/concord/internal/adminapi"
 	"github.com/concord-health/concord/internal/config"
 	"github.com/concord-health/concord/internal/engine"
@@ -79,7 +80,11 @@ func serve(parent context.Context, cfg config.Config) error {
 	if window == 0 {
 		window = -1 // engine: a negative window turns the check off
 	}
-	eng := engine.New(engine.Options{Store: store, Logger: log, Node: cfg.NodeName(), DuplicateWindow: window})
+	opts := engine.Options{Store: store, Logger: log, Node: cfg.NodeName(), DuplicateWindow: window}
+	if cfg.ValidateMessages {
+		opts.Validate = func(m *hl7v2.Message) []hl7v2.Issue { return hl7v2.Validate(m, hl7v2.ValidateOptions{}) }
+	}
+	eng := engine.New(opts)
 	var mllpLn net.Listener
 	if cfg.MLLP != "off" {
 		if mllpLn, err = net.Listen("tcp", cfg.MLLP); err != nil {

@@ -43,19 +43,24 @@ type Config struct {
 	// DuplicateWindow is how long a repeated message control ID from the
 	// same sender is answered without processing it again (0: never).
 	DuplicateWindow time.Duration
+	// ValidateMessages checks received HL7 v2 messages against the
+	// standard (structure, data types, tables) and answers violations AE
+	// or AR.
+	ValidateMessages bool
 }
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Data:            "./concord-data",
-		HTTP:            ":8080",
-		MLLP:            ":2575",
-		DICOM:           ":11112",
-		LogLevel:        "info",
-		ShutdownTimeout: 30 * time.Second,
-		DBMaxConns:      10,
-		DuplicateWindow: 24 * time.Hour,
+		Data:             "./concord-data",
+		HTTP:             ":8080",
+		MLLP:             ":2575",
+		DICOM:            ":11112",
+		LogLevel:         "info",
+		ShutdownTimeout:  30 * time.Second,
+		DBMaxConns:       10,
+		DuplicateWindow:  24 * time.Hour,
+		ValidateMessages: true,
 	}
 }
 
@@ -140,6 +145,16 @@ var Keys = []Key{
 			return nil
 		}},
 	str("node", "name of this node in audit records and logs (default: host name)", func(c *Config) *string { return &c.Node }, nil),
+	{Name: "validate", Serve: true, Usage: "check received HL7 v2 messages against the standard and answer violations AE or AR with ERR",
+		get: func(c *Config) string { return strconv.FormatBool(c.ValidateMessages) },
+		set: func(c *Config, s string) error {
+			v, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", s)
+			}
+			c.ValidateMessages = v
+			return nil
+		}},
 	{Name: "duplicate_window", Serve: true, Usage: "how long a repeated control ID from the same sender is answered without processing again (0: never)",
 		get: func(c *Config) string { return c.DuplicateWindow.String() },
 		set: func(c *Config, s string) error {

@@ -52,7 +52,7 @@ func (e *Engine) Receive(ctx context.Context, in Inbound) []byte {
 	default:
 		m.Status = concord.MessageReceived
 	}
-	if len(issues) > 0 {
+	if code != hl7v2.AA {
 		m.Error = describe(issues)
 	}
 	m.AckCode = string(code)
@@ -83,19 +83,15 @@ func (e *Engine) check(msg *hl7v2.Message) []hl7v2.Issue {
 	return nil
 }
 
-// ackCodeFor maps issues to AA, AE or AR: any 200-series code rejects the
-// message outright, any error makes it AE.
+// ackCodeFor maps issues to AA, AE or AR (hl7v2.AckCodeFor); an issue
+// without a severity counts as an error.
 func ackCodeFor(issues []hl7v2.Issue) hl7v2.AckCode {
-	code := hl7v2.AA
-	for _, is := range issues {
-		if is.Code >= 200 && is.Code < 300 {
-			return hl7v2.AR
-		}
-		if is.Severity == hl7v2.SeverityError || is.Severity == "" {
-			code = hl7v2.AE
+	for i := range issues {
+		if issues[i].Severity == "" {
+			issues[i].Severity = hl7v2.SeverityError
 		}
 	}
-	return code
+	return hl7v2.AckCodeFor(issues)
 }
 
 // describe summarises issues for the message store.
