@@ -39,6 +39,13 @@ type Store interface {
 	// MessageCounts returns each channel's message counts by status.
 	MessageCounts(ctx context.Context) (map[string]ChannelCounts, error)
 
+	// NextDelivery returns the first queued delivery of a destination (the
+	// head of its FIFO) with its message, or nil when the queue is empty.
+	NextDelivery(ctx context.Context, channel, destination string) (*Delivery, *Message, error)
+	// DeliveryCounts returns the deliveries of each channel and
+	// destination by status.
+	DeliveryCounts(ctx context.Context) (map[string]map[string]map[string]int64, error)
+
 	// Counts returns counts of what the store holds, for status pages.
 	Counts(ctx context.Context) (StoreCounts, error)
 
@@ -64,6 +71,15 @@ type Tx interface {
 	AppendAudit(ctx context.Context, r *AuditRecord) error
 	// InsertMessage stores m and fills m.ID.
 	InsertMessage(ctx context.Context, m *Message) error
+	// Enqueue adds a delivery of message m to each destination, queued
+	// for now; call it in the transaction that stores m.
+	Enqueue(ctx context.Context, m *Message, destinations []string, now time.Time) error
+	// RecordAttempt stores the outcome of an attempt at delivery id.
+	RecordAttempt(ctx context.Context, id int64, o DeliveryOutcome) error
+	// Lease claims the destination for owner until the given time, if no
+	// other owner holds an unexpired lease; it reports whether it did.
+	// Only the lease holder delivers, so order holds across nodes.
+	Lease(ctx context.Context, channel, destination, owner string, now, until time.Time) (bool, error)
 	// RecentMessage returns the newest message of channel from sender with
 	// controlID received at or after since and not rejected, or nil: the
 	// duplicate check, inside the transaction that stores the new one.

@@ -55,6 +55,8 @@ func Run(t *testing.T, b Backend) {
 		{"AuditTamperReordered", testTamperReordered},
 		{"Messages", testMessages},
 		{"RecentMessage", testRecentMessage},
+		{"Deliveries", testDeliveries},
+		{"Leases", testLeases},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
 	}

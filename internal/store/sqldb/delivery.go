@@ -1,0 +1,107 @@
+package sqldb
+
+import (
+	"context"
+	"time"
+
+	"github.com/concord-health/concord"
+)
+
+func (t *sqlTx) Enqueue(ctx context.Context, m *concord.Message, destinations []string, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, d := range destinations {
+		if _, err := t.q.Exec(t.ctx, `INSERT INTO deliveries (message_id, channel, destination, status, next_attempt, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, m.ID, m.Channel, d, concord.DeliveryQueued, now.UnixMicro(), now.UnixMicro()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *sqlTx) RecordAttempt(ctx context.Context, id int64, o concord.DeliveryOutcome) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var sent int64
+	if o.Status == concord.DeliverySent {
+		sent = o.At.UnixMicro()
+	}
+	n, err := t.q.Exec(t.ctx, `UPDATE deliveries SET status = $1, attempts = attempts + 1, next_attempt = $2,
+		last_error = $3, partner_ack = $4, sent_at = $5 WHERE id = $6 AND status = $7`,
+		o.Status, o.NextAttempt.UnixMicro(), o.Error, o.PartnerAck, sent, id, concord.DeliveryQueued)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return concord.Errorf(concord.ECONFLICT, "delivery %d is not queued", id)
+	}
+	return nil
+}
+
+func (t *sqlTx) Lease(ctx context.Context, channel, destination, owner string, now, until time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	// Take the lease if it is free, expired or already ours; the primary
+	// key makes two first claims race-free.
+	n, err := t.q.Exec(t.ctx, `INSERT INTO destination_leases (channel, destination, owner, until) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (channel, destination) DO UPDATE SET owner = excluded.owner, until = excluded.until
+		WHERE destination_leases.owner = excluded.owner OR destination_leases.until < $5`,
+		channel, destination, owner, until.UnixMicro(), now.UnixMicro())
+	return n > 0, err
+}
+
+const deliveryColumns = `d.id, d.message_id, d.channel, d.destination, d.status, d.attempts, d.next_attempt, d.last_error,
+	d.partner_ack, d.created_at, d.sent_at`
+
+// NextDelivery returns the head of a destination's queue and its message.
+func (s *Store) NextDelivery(ctx context.Context, channel, destination string) (*concord.Delivery, *concord.Message, error) {
+	var d concord.Delivery
+	var next, created, sent int64
+	row := s.a.Read.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+		WHERE d.channel = $1 AND d.destination = $2 AND d.status = $3 ORDER BY d.id LIMIT 1`,
+		channel, destination, concord.DeliveryQueued)
+	err := row.Scan(&d.ID, &d.MessageID, &d.Channel, &d.Destination, &d.Status, &d.Attempts, &next, &d.LastError,
+		&d.PartnerAck, &created, &sent)
+	if err == ErrNoRows {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	d.NextAttempt, d.CreatedAt = fromMicros(next), fromMicros(created)
+	if sent != 0 {
+		d.SentAt = fromMicros(sent)
+	}
+	m, err := s.Message(ctx, d.MessageID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &d, m, nil
+}
+
+// DeliveryCounts returns counts by channel, destination and status.
+func (s *Store) DeliveryCounts(ctx context.Context) (map[string]map[string]map[string]int64, error) {
+	rows, err := s.a.Read.Query(ctx, `SELECT channel, destination, status, COUNT(*) FROM deliveries GROUP BY channel, destination, status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[string]map[string]int64{}
+	for rows.Next() {
+		var ch, dest, st string
+		var n int64
+		if err := rows.Scan(&ch, &dest, &st, &n); err != nil {
+			return nil, err
+		}
+		if out[ch] == nil {
+			out[ch] = map[string]map[string]int64{}
+		}
+		if out[ch][dest] == nil {
+			out[ch][dest] = map[string]int64{}
+		}
+		out[ch][dest][st] = n
+	}
+	return out, rows.Err()
+}

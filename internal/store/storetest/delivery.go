@@ -1,0 +1,117 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/concord-health/concord"
+)
+
+func testDeliveries(t *testing.T, f *Fixture) {
+	s := f.Store
+	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	var ms []*concord.Message
+	for i := 1; i <= 3; i++ {
+		m := sampleMessage(i, now)
+		ms = append(ms, m)
+		if err := s.Update(ctx(t), func(tx concord.Tx) error {
+			if err := tx.InsertMessage(ctx(t), m); err != nil {
+				return err
+			}
+			return tx.Enqueue(ctx(t), m, []string{"lis", "archive"}, now)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head := func(dest string) *concord.Delivery {
+		d, m, err := s.NextDelivery(ctx(t), "default", dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != nil && (m == nil || m.ID != d.MessageID || len(m.Raw) == 0) {
+			t.Fatalf("head of %s comes without its message: %+v", dest, m)
+		}
+		return d
+	}
+	record := func(id int64, o concord.DeliveryOutcome) error {
+		return s.Update(ctx(t), func(tx concord.Tx) error { return tx.RecordAttempt(ctx(t), id, o) })
+	}
+	d := head("lis")
+	if d == nil || d.MessageID != ms[0].ID || d.Status != concord.DeliveryQueued || d.Attempts != 0 || !d.CreatedAt.Equal(now) {
+		t.Fatalf("first head %+v", d)
+	}
+	// A failed attempt keeps the delivery at the head: FIFO holds.
+	retryAt := now.Add(time.Minute)
+	if err := record(d.ID, concord.DeliveryOutcome{Status: concord.DeliveryQueued, NextAttempt: retryAt, Error: "connection refused", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	again := head("lis")
+	if again.ID != d.ID || again.Attempts != 1 || again.LastError != "connection refused" || !again.NextAttempt.Equal(retryAt) {
+		t.Fatalf("after a failed attempt %+v", again)
+	}
+	if err := record(d.ID, concord.DeliveryOutcome{Status: concord.DeliverySent, PartnerAck: "MSA|AA|CTRL-1", At: retryAt}); err != nil {
+		t.Fatal(err)
+	}
+	if err := record(d.ID, concord.DeliveryOutcome{Status: concord.DeliverySent, At: retryAt}); concord.ErrorCode(err) != concord.ECONFLICT {
+		t.Fatalf("recording a sent delivery again: %v", err)
+	}
+	if next := head("lis"); next == nil || next.MessageID != ms[1].ID {
+		t.Fatalf("second head %+v", next)
+	}
+	// The other destination has its own queue.
+	if a := head("archive"); a == nil || a.MessageID != ms[0].ID {
+		t.Fatalf("archive head %+v", a)
+	}
+	n2 := head("lis")
+	if err := record(n2.ID, concord.DeliveryOutcome{Status: concord.DeliveryDead, Error: "AR: unknown patient", At: retryAt}); err != nil {
+		t.Fatal(err)
+	}
+	n3 := head("lis")
+	if err := record(n3.ID, concord.DeliveryOutcome{Status: concord.DeliverySent, At: retryAt}); err != nil {
+		t.Fatal(err)
+	}
+	if d := head("lis"); d != nil {
+		t.Fatalf("lis queue should be empty, head %+v", d)
+	}
+	counts, err := s.DeliveryCounts(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := counts["default"]["lis"]; c[concord.DeliverySent] != 2 || c[concord.DeliveryDead] != 1 || c[concord.DeliveryQueued] != 0 {
+		t.Errorf("lis counts %v", c)
+	}
+	if c := counts["default"]["archive"]; c[concord.DeliveryQueued] != 3 {
+		t.Errorf("archive counts %v", c)
+	}
+}
+
+func testLeases(t *testing.T, f *Fixture) {
+	s := f.Store
+	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	lease := func(owner string, at time.Time) bool {
+		var ok bool
+		if err := s.Update(ctx(t), func(tx concord.Tx) error {
+			var err error
+			ok, err = tx.Lease(ctx(t), "default", "lis", owner, at, at.Add(30*time.Second))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !lease("node-a", now) {
+		t.Fatal("a free destination was not leased")
+	}
+	if lease("node-b", now.Add(10*time.Second)) {
+		t.Fatal("a second node took a held lease")
+	}
+	if !lease("node-a", now.Add(20*time.Second)) {
+		t.Fatal("the holder could not renew its lease")
+	}
+	if lease("node-b", now.Add(40*time.Second)) {
+		t.Fatal("a renewed lease was taken before it expired")
+	}
+	if !lease("node-b", now.Add(51*time.Second)) {
+		t.Fatal("an expired lease was not taken over")
+	}
+}
