@@ -47,6 +47,9 @@ type Config struct {
 	// standard (structure, data types, tables) and answers violations AE
 	// or AR.
 	ValidateMessages bool
+	// Channels are the interface channels beside the default one, from
+	// the configuration file.
+	Channels []Channel
 }
 
 // Default returns the configuration used when nothing is set.

@@ -91,6 +91,18 @@ func loadFile(c *Config, path string, required bool) error {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		kn, vn := top.Content[i], top.Content[i+1]
+		if kn.Value == "channels" {
+			if seen["channels"] {
+				return fmt.Errorf("config %s:%d: key %q given twice", path, kn.Line, kn.Value)
+			}
+			seen["channels"] = true
+			chs, err := loadChannels(path, vn)
+			if err != nil {
+				return err
+			}
+			c.Channels = chs
+			continue
+		}
 		k, ok := KeyByName(kn.Value)
 		if !ok {
 			return fmt.Errorf("config %s:%d: unknown key %q", path, kn.Line, kn.Value)

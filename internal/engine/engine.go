@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,9 @@ type Options struct {
 	Validate func(*hl7v2.Message) []hl7v2.Issue
 	// Now returns the time; time.Now when nil.
 	Now func() time.Time
+	// Channels lists the channels with destinations; a channel not listed
+	// (such as the default one) only stores what it receives.
+	Channels []Channel
 }
 
 // Engine receives, checks, stores and acknowledges interface messages.
@@ -42,6 +46,10 @@ type Engine struct {
 	opt    Options
 	prefix string
 	seq    atomic.Uint64
+	owner  string // this engine's name for destination leases
+
+	wakeMu sync.Mutex
+	wakes  map[string]chan struct{}
 }
 
 // New returns an engine.
@@ -57,11 +65,26 @@ func New(opt Options) *Engine {
 	}
 	var b [4]byte
 	rand.Read(b[:])
-	return &Engine{opt: opt, prefix: "CNC" + hex.EncodeToString(b[:])}
+	prefix := "CNC" + hex.EncodeToString(b[:])
+	return &Engine{opt: opt, prefix: prefix, owner: opt.Node + "/" + prefix}
 }
 
 // ackControlID returns a control ID for an acknowledgment, unique on this
 // node: a random prefix chosen at start and a counter.
 func (e *Engine) ackControlID() string {
 	return e.prefix + "-" + strconv.FormatUint(e.seq.Add(1), 10)
+}
+
+// destinations returns the names of a channel's destinations.
+func (e *Engine) destinations(channel string) []string {
+	for _, ch := range e.opt.Channels {
+		if ch.Name == channel {
+			names := make([]string, len(ch.Destinations))
+			for i, d := range ch.Destinations {
+				names[i] = d.Name
+			}
+			return names
+		}
+	}
+	return nil
 }

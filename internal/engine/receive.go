@@ -120,6 +120,7 @@ func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool) (*c
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	status := m.Status
+	dests := e.destinations(m.Channel)
 	var dup *concord.Message
 	err := e.opt.Store.Update(ctx, func(tx concord.Tx) error {
 		m.Status, dup = status, nil // this function may run more than once
@@ -136,6 +137,11 @@ func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool) (*c
 		if err := tx.InsertMessage(ctx, m); err != nil {
 			return err
 		}
+		if m.Status == concord.MessageReceived && len(dests) > 0 {
+			if err := tx.Enqueue(ctx, m, dests, m.ReceivedAt); err != nil {
+				return err
+			}
+		}
 		rec := concord.AuditRecord{
 			Time: m.ReceivedAt, Actor: "mllp:" + m.Peer, Role: string(concord.RoleIntegration), Address: m.Peer,
 			Action: concord.AuditCreate, Object: "message/" + strconv.FormatInt(m.ID, 10), Patient: m.PatientID,
@@ -146,6 +152,9 @@ func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool) (*c
 	})
 	if dup != nil {
 		m.AckCode = dup.AckCode
+	}
+	if err == nil && m.Status == concord.MessageReceived {
+		e.notify(m.Channel, dests)
 	}
 	return dup, err
 }

@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/concord-health/concord"
+)
+
+// Dispatcher timing.
+const (
+	leaseFor      = 30 * time.Second // how long a destination lease lasts
+	leaseRenew    = 10 * time.Second // renew when less than this is left
+	idlePoll      = time.Second      // look for work enqueued by other nodes
+	leaseRetry    = 5 * time.Second  // wait when another node holds the lease
+	recordTimeout = 30 * time.Second
+)
+
+// Run delivers queued messages to every destination of every channel
+// until ctx ends: one loop per destination, strictly in order.
+func (e *Engine) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, ch := range e.opt.Channels {
+		for i := range ch.Destinations {
+			d := &ch.Destinations[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer d.Sender.Close()
+				e.dispatch(ctx, ch.Name, d, e.wakeup(ch.Name, d.Name))
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// wakeup returns the channel that tells a destination's loop new work is
+// queued on this node.
+func (e *Engine) wakeup(channel, dest string) chan struct{} {
+	e.wakeMu.Lock()
+	defer e.wakeMu.Unlock()
+	key := channel + "\x00" + dest
+	if e.wakes == nil {
+		e.wakes = map[string]chan struct{}{}
+	}
+	if c, ok := e.wakes[key]; ok {
+		return c
+	}
+	c := make(chan struct{}, 1)
+	e.wakes[key] = c
+	return c
+}
+
+// notify wakes the loops of a channel's destinations.
+func (e *Engine) notify(channel string, dests []string) {
+	for _, d := range dests {
+		select {
+		case e.wakeup(channel, d) <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// dispatch is one destination's loop.
+func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, wake <-chan struct{}) {
+	log := e.opt.Logger.With("channel", channel, "destination", d.Name)
+	var leasedUntil time.Time
+	for ctx.Err() == nil {
+		now := e.opt.Now()
+		if leasedUntil.Sub(now) < leaseRenew {
+			ok, err := e.lease(ctx, channel, d.Name, now)
+			if err != nil || !ok {
+				if err != nil {
+					log.Warn("destination lease", "err", err)
+				}
+				leasedUntil = time.Time{}
+				sleep(ctx, wake, leaseRetry)
+				continue
+			}
+			leasedUntil = now.Add(leaseFor)
+		}
+		head, msg, err := e.opt.Store.NextDelivery(ctx, channel, d.Name)
+		if err != nil {
+			log.Warn("reading the queue", "err", err)
+			sleep(ctx, nil, leaseRetry)
+			continue
+		}
+		if head == nil {
+			sleep(ctx, wake, idlePoll)
+			continue
+		}
+		if wait := head.NextAttempt.Sub(now); wait > 0 {
+			sleep(ctx, nil, min(wait, leaseRenew))
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, d.Timeout)
+		res := d.Sender.Deliver(actx, msg)
+		cancel()
+		if ctx.Err() != nil && res.Err != nil {
+			return // shutting down: the attempt does not count
+		}
+		o := outcome(d, head.Attempts+1, res, e.opt.Now())
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		err = e.opt.Store.Update(rctx, func(tx concord.Tx) error { return tx.RecordAttempt(rctx, head.ID, o) })
+		rcancel()
+		if err != nil {
+			log.Error("recording a delivery attempt", "delivery", head.ID, "err", err)
+			sleep(ctx, nil, time.Second)
+			continue
+		}
+		switch o.Status {
+		case concord.DeliverySent:
+			log.Debug("delivered", "message_id", msg.ID, "attempts", head.Attempts+1)
+		case concord.DeliveryDead:
+			log.Warn("delivery given up", "message_id", msg.ID, "attempts", head.Attempts+1, "err", o.Error)
+		default:
+			log.Info("delivery failed, will retry", "message_id", msg.ID, "attempts", head.Attempts+1,
+				"next_attempt", o.NextAttempt, "err", o.Error)
+		}
+	}
+}
+
+func (e *Engine) lease(ctx context.Context, channel, dest string, now time.Time) (bool, error) {
+	var ok bool
+	err := e.opt.Store.Update(ctx, func(tx concord.Tx) error {
+		var err error
+		ok, err = tx.Lease(ctx, channel, dest, e.owner, now, now.Add(leaseFor))
+		return err
+	})
+	return ok, err
+}
+
+// outcome turns an attempt's result into the delivery's next state,
+// following the destination's policy: transport failures and (by
+// default) AE are retried with exponential backoff; AR (by default)
+// stops the delivery for an operator; a limit on attempts ends retries.
+func outcome(d *Destination, attempt int, r Result, now time.Time) concord.DeliveryOutcome {
+	o := concord.DeliveryOutcome{At: now, PartnerAck: truncate(r.Ack, 2000)}
+	retry := false
+	switch {
+	case r.Err != nil:
+		o.Error, retry = r.Err.Error(), true
+	case r.Code == "AA":
+		o.Status = concord.DeliverySent
+		return o
+	case r.Code == "AE":
+		o.Error, retry = "partner answered AE", d.OnAE == "retry"
+	default:
+		o.Error, retry = "partner answered AR", d.OnAR == "retry"
+	}
+	if !retry || (d.MaxAttempts > 0 && attempt >= d.MaxAttempts) {
+		o.Status = concord.DeliveryDead
+		return o
+	}
+	delay := d.RetryInitial
+	for i := 1; i < attempt && delay < d.RetryMax; i++ {
+		delay *= 2
+	}
+	o.Status, o.NextAttempt = concord.DeliveryQueued, now.Add(min(delay, d.RetryMax))
+	return o
+}
+
+// sleep waits for d, a wake-up or the end of ctx.
+func sleep(ctx context.Context, wake <-chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-wake:
+	}
+}
