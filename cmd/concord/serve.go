@@ -80,28 +80,59 @@ func serve(parent context.Context, cfg config.Config) error {
 	if window == 0 {
 		window = -1 // engine: a negative window turns the check off
 	}
-	opts := engine.Options{Store: store, Logger: log, Node: cfg.NodeName(), DuplicateWindow: window}
+	channels, err := engineChannels(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	opts := engine.Options{Store: store, Logger: log, Node: cfg.NodeName(), DuplicateWindow: window, Channels: channels}
 	if cfg.ValidateMessages {
 		opts.Validate = func(m *hl7v2.Message) []hl7v2.Issue { return hl7v2.Validate(m, hl7v2.ValidateOptions{}) }
 	}
 	eng := engine.New(opts)
-	var mllpLn net.Listener
-	if cfg.MLLP != "off" {
-		if mllpLn, err = net.Listen("tcp", cfg.MLLP); err != nil {
-			ln.Close()
-			return fmt.Errorf("mllp address %s: %s", cfg.MLLP, listenReason(err))
+	// One MLLP listener per channel: the default channel on --mllp, and
+	// each configured channel on its own address.
+	type source struct {
+		channel string
+		ln      net.Listener
+	}
+	var sources []source
+	closeAll := func() {
+		ln.Close()
+		for _, s := range sources {
+			s.ln.Close()
 		}
-		listeners["mllp"] = mllpLn.Addr().String()
+	}
+	addSource := func(channel, addr string) error {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("mllp address %s (channel %s): %s", addr, channel, listenReason(err))
+		}
+		sources = append(sources, source{channel, l})
+		return nil
+	}
+	if cfg.MLLP != "off" {
+		if err := addSource(engine.DefaultChannel, cfg.MLLP); err != nil {
+			return err
+		}
+		listeners["mllp"] = sources[0].ln.Addr().String()
+	}
+	for _, ch := range cfg.Channels {
+		if err := addSource(ch.Name, ch.MLLP); err != nil {
+			return err
+		}
+		listeners["mllp:"+ch.Name] = sources[len(sources)-1].ln.Addr().String()
 	}
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: listeners,
-		Channels: []string{engine.DefaultChannel},
+		Channels: channelNames(cfg),
 	})
 	log.Info("concord started", "version", concord.Version, "node", cfg.NodeName(), "store", store.Kind(),
 		"data", cfg.Data)
 	log.Info("http listening", "addr", ln.Addr().String())
-	if mllpLn != nil {
-		log.Info("mllp listening", "addr", mllpLn.Addr().String(), "channel", engine.DefaultChannel)
+	for _, s := range sources {
+		log.Info("mllp listening", "addr", s.ln.Addr().String(), "channel", s.channel)
 	}
 	log.Info("dicom listener", "state", listeners["dicom"])
 
@@ -110,20 +141,25 @@ func serve(parent context.Context, cfg config.Config) error {
 		<-ctx.Done()
 		stop()
 	}()
-	errc := make(chan error, 2)
+	errc := make(chan error, len(sources)+1)
 	go func() { errc <- wrapErr("http", srv.Serve(ctx, ln)) }()
 	running := 1
-	if mllpLn != nil {
+	for _, s := range sources {
 		running++
 		ms := &mllp.Server{
-			Handler: eng.MLLPHandler(engine.DefaultChannel),
+			Handler: eng.MLLPHandler(s.channel),
 			Logger:  log,
 			OnError: func(c *mllp.Conn, err error, skipped int64) {
-				eng.ConnError(engine.DefaultChannel, c, err, skipped)
+				eng.ConnError(s.channel, c, err, skipped)
 			},
 		}
-		go func() { errc <- wrapErr("mllp", ms.Serve(ctx, mllpLn)) }()
+		go func() { errc <- wrapErr("mllp "+s.channel, ms.Serve(ctx, s.ln)) }()
 	}
+	// Deliveries run until ctx ends; an attempt in flight finishes or is
+	// retried after the restart.
+	dispatched := make(chan struct{})
+	go func() { eng.Run(ctx); close(dispatched) }()
+	defer func() { stop(); <-dispatched }()
 	// Both front doors stop when ctx ends (a signal); if one fails first,
 	// stop the other too.
 	var first error
@@ -153,4 +189,46 @@ func listenReason(err error) string {
 		return reason(op.Err)
 	}
 	return err.Error()
+}
+
+// engineChannels builds the engine's channels, with their senders, from
+// the configuration.
+func engineChannels(cfg config.Config) ([]engine.Channel, error) {
+	var out []engine.Channel
+	for _, ch := range cfg.Channels {
+		ec := engine.Channel{Name: ch.Name}
+		for _, d := range ch.Destinations {
+			var s engine.Sender
+			switch {
+			case d.MLLP != "":
+				s = engine.NewMLLPSender(d.MLLP, d.Timeout)
+			case d.HTTP != "":
+				s = engine.NewHTTPSender(d.HTTP, d.Timeout)
+			default:
+				fs, err := engine.NewFileSender(d.File)
+				if err != nil {
+					return nil, fmt.Errorf("channel %s destination %s: directory %s: %s", ch.Name, d.Name, d.File, reason(err))
+				}
+				s = fs
+			}
+			ec.Destinations = append(ec.Destinations, engine.Destination{
+				Name: d.Name, Sender: s, RetryInitial: d.RetryInitial, RetryMax: d.RetryMax,
+				MaxAttempts: d.MaxAttempts, Timeout: d.Timeout, OnAE: d.OnAE, OnAR: d.OnAR,
+			})
+		}
+		out = append(out, ec)
+	}
+	return out, nil
+}
+
+// channelNames lists the channels this node runs, the default one first.
+func channelNames(cfg config.Config) []string {
+	var names []string
+	if cfg.MLLP != "off" {
+		names = append(names, engine.DefaultChannel)
+	}
+	for _, ch := range cfg.Channels {
+		names = append(names, ch.Name)
+	}
+	return names
 }

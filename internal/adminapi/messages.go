@@ -2,7 +2,9 @@ package adminapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/concord-health/concord"
@@ -22,17 +24,27 @@ func (a *api) registerMessages(r Router) {
 	}, http.HandlerFunc(a.message))
 }
 
-// Channel is one entry of GET /api/channels.
+// Channel is one entry of GET /api/channels. Errored counts messages
+// stored with errors and deliveries given up (dead).
 type Channel struct {
-	Name      string `json:"name"`
-	State     string `json:"state"`
-	Received  int64  `json:"received"`
-	Filtered  int64  `json:"filtered"`
-	Queued    int64  `json:"queued"`
-	Sent      int64  `json:"sent"`
-	Errored   int64  `json:"errored"`
-	Rejected  int64  `json:"rejected"`
-	Duplicate int64  `json:"duplicate"`
+	Name         string              `json:"name"`
+	State        string              `json:"state"`
+	Received     int64               `json:"received"`
+	Filtered     int64               `json:"filtered"`
+	Queued       int64               `json:"queued"`
+	Sent         int64               `json:"sent"`
+	Errored      int64               `json:"errored"`
+	Rejected     int64               `json:"rejected"`
+	Duplicate    int64               `json:"duplicate"`
+	Destinations []DestinationCounts `json:"destinations"`
+}
+
+// DestinationCounts are one destination's deliveries by status.
+type DestinationCounts struct {
+	Name   string `json:"name"`
+	Queued int64  `json:"queued"`
+	Sent   int64  `json:"sent"`
+	Dead   int64  `json:"dead"`
 }
 
 func (a *api) channels(w http.ResponseWriter, r *http.Request) {
@@ -41,11 +53,25 @@ func (a *api) channels(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
 		return
 	}
+	deliveries, err := a.store.DeliveryCounts(r.Context())
+	if err != nil {
+		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		return
+	}
 	out := []Channel{}
 	for _, name := range a.info.Channels {
 		c := counts[name]
-		out = append(out, Channel{Name: name, State: "started", Received: c.Received, Filtered: c.Filtered,
-			Errored: c.Errored, Rejected: c.Rejected, Duplicate: c.Duplicate})
+		ch := Channel{Name: name, State: "started", Received: c.Received, Filtered: c.Filtered,
+			Errored: c.Errored, Rejected: c.Rejected, Duplicate: c.Duplicate, Destinations: []DestinationCounts{}}
+		for dest, st := range deliveries[name] {
+			ch.Queued += st[concord.DeliveryQueued]
+			ch.Sent += st[concord.DeliverySent]
+			ch.Errored += st[concord.DeliveryDead]
+			ch.Destinations = append(ch.Destinations, DestinationCounts{Name: dest, Queued: st[concord.DeliveryQueued],
+				Sent: st[concord.DeliverySent], Dead: st[concord.DeliveryDead]})
+		}
+		slices.SortFunc(ch.Destinations, func(a, b DestinationCounts) int { return strings.Compare(a.Name, b.Name) })
+		out = append(out, ch)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
