@@ -217,19 +217,30 @@ func validDate(b []byte) bool {
 	return true
 }
 
-// validDTM reports whether b is a DTM as ParseTime reads it:
-// YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ].
-func validDTM(b []byte) bool {
+// timeBody checks the UTC offset and the fraction of seconds of a DTM or
+// TM and returns what comes before them. A fraction needs a body of
+// exactly fullLen digits (down to the second) and 1 to 4 digits.
+func timeBody(b []byte, fullLen int) ([]byte, bool) {
 	body, zone := splitZone(b)
 	if zone != nil && !validZone(zone) {
-		return false
+		return nil, false
 	}
 	if i := indexByte(body, '.'); i >= 0 {
 		frac := body[i+1:]
 		body = body[:i]
-		if len(body) != 14 || len(frac) == 0 || len(frac) > 4 || !allDigits(frac) {
-			return false
+		if len(body) != fullLen || len(frac) == 0 || len(frac) > 4 || !allDigits(frac) {
+			return nil, false
 		}
+	}
+	return body, true
+}
+
+// validDTM reports whether b is a DTM as ParseTime reads it:
+// YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ].
+func validDTM(b []byte) bool {
+	body, ok := timeBody(b, 14)
+	if !ok {
+		return false
 	}
 	switch len(body) {
 	case 4, 6, 8, 10, 12, 14:
@@ -244,16 +255,9 @@ func validDTM(b []byte) bool {
 
 // validTM reports whether b is a TM: HH[MM[SS[.S[S[S[S]]]]]][+/-ZZZZ].
 func validTM(b []byte) bool {
-	body, zone := splitZone(b)
-	if zone != nil && !validZone(zone) {
+	body, ok := timeBody(b, 6)
+	if !ok {
 		return false
-	}
-	if i := indexByte(body, '.'); i >= 0 {
-		frac := body[i+1:]
-		body = body[:i]
-		if len(body) != 6 || len(frac) == 0 || len(frac) > 4 || !allDigits(frac) {
-			return false
-		}
 	}
 	if len(body) != 2 && len(body) != 4 && len(body) != 6 || !allDigits(body) {
 		return false

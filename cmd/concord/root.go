@@ -74,7 +74,8 @@ func (s *settings) addConfigFlags(fs *pflag.FlagSet, serve bool) {
 		if k.Serve != serve {
 			continue
 		}
-		v := &flagValue{name: k.Name, def: k.Get(&def), set: s.flags, bool: k.Name == "log_phi" || k.Name == "validate"}
+		d := k.Get(&def)
+		v := &flagValue{name: k.Name, def: d, set: s.flags, bool: d == "true" || d == "false"}
 		f := fs.VarPF(v, k.Flag(), "", k.Usage+" (env "+k.Env()+")")
 		if v.bool {
 			f.NoOptDefVal = "true"

@@ -104,6 +104,20 @@ func str(name, usage string, f func(*Config) *string, check func(string) error) 
 		}}
 }
 
+// boolKey is a true/false setting that only serve uses.
+func boolKey(name, usage string, f func(*Config) *bool) Key {
+	return Key{Name: name, Usage: usage, Serve: true,
+		get: func(c *Config) string { return strconv.FormatBool(*f(c)) },
+		set: func(c *Config, s string) error {
+			v, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", s)
+			}
+			*f(c) = v
+			return nil
+		}}
+}
+
 func serveKey(k Key) Key {
 	k.Serve = true
 	return k
@@ -117,16 +131,8 @@ var Keys = []Key{
 	serveKey(str("mllp", `HL7 v2 MLLP listen address, or "off"`, func(c *Config) *string { return &c.MLLP }, checkAddrOrOff)),
 	serveKey(str("dicom", `DICOM DIMSE listen address, or "off"`, func(c *Config) *string { return &c.DICOM }, checkAddrOrOff)),
 	str("log_level", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }, checkLevel),
-	{Name: "log_phi", Serve: true, Usage: "log request paths and queries, which may hold patient data (test systems only)",
-		get: func(c *Config) string { return strconv.FormatBool(c.LogPHI) },
-		set: func(c *Config, s string) error {
-			v, err := strconv.ParseBool(s)
-			if err != nil {
-				return fmt.Errorf("want true or false, got %q", s)
-			}
-			c.LogPHI = v
-			return nil
-		}},
+	boolKey("log_phi", "log request paths and queries, which may hold patient data (test systems only)",
+		func(c *Config) *bool { return &c.LogPHI }),
 	{Name: "shutdown_timeout", Serve: true, Usage: "how long shutdown waits for in-flight work",
 		get: func(c *Config) string { return c.ShutdownTimeout.String() },
 		set: func(c *Config, s string) error {
@@ -148,16 +154,8 @@ var Keys = []Key{
 			return nil
 		}},
 	str("node", "name of this node in audit records and logs (default: host name)", func(c *Config) *string { return &c.Node }, nil),
-	{Name: "validate", Serve: true, Usage: "check received HL7 v2 messages against the standard and answer violations AE or AR with ERR",
-		get: func(c *Config) string { return strconv.FormatBool(c.ValidateMessages) },
-		set: func(c *Config, s string) error {
-			v, err := strconv.ParseBool(s)
-			if err != nil {
-				return fmt.Errorf("want true or false, got %q", s)
-			}
-			c.ValidateMessages = v
-			return nil
-		}},
+	boolKey("validate", "check received HL7 v2 messages against the standard and answer violations AE or AR with ERR",
+		func(c *Config) *bool { return &c.ValidateMessages }),
 	{Name: "duplicate_window", Serve: true, Usage: "how long a repeated control ID from the same sender is answered without processing again (0: never)",
 		get: func(c *Config) string { return c.DuplicateWindow.String() },
 		set: func(c *Config, s string) error {
