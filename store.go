@@ -42,6 +42,8 @@ type Store interface {
 	// NextDelivery returns the first queued delivery of a destination (the
 	// head of its FIFO) with its message, or nil when the queue is empty.
 	NextDelivery(ctx context.Context, channel, destination string) (*Delivery, *Message, error)
+	// Deliveries returns the deliveries of a message, one per destination.
+	Deliveries(ctx context.Context, messageID int64) ([]*Delivery, error)
 	// DeliveryCounts returns the deliveries of each channel and
 	// destination by status.
 	DeliveryCounts(ctx context.Context) (map[string]map[string]map[string]int64, error)
@@ -76,6 +78,13 @@ type Tx interface {
 	Enqueue(ctx context.Context, m *Message, destinations []string, now time.Time) error
 	// RecordAttempt stores the outcome of an attempt at delivery id.
 	RecordAttempt(ctx context.Context, id int64, o DeliveryOutcome) error
+	// RequeueDelivery puts delivery id back in its queue (from dead, or
+	// queued and waiting) to be tried at the given time; ENOTFOUND for an
+	// unknown id, ECONFLICT for a sent one.
+	RequeueDelivery(ctx context.Context, id int64, at time.Time, note string) error
+	// DiscardDeliveries gives up the queued deliveries of a message (they
+	// become dead with the note) and returns how many there were.
+	DiscardDeliveries(ctx context.Context, messageID int64, note string) (int, error)
 	// Lease claims the destination for owner until the given time, if no
 	// other owner holds an unexpired lease; it reports whether it did.
 	// Only the lease holder delivers, so order holds across nodes.

@@ -127,7 +127,7 @@ func serve(parent context.Context, cfg config.Config) error {
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: listeners,
 		Channels: channelNames(cfg),
-	})
+	}, eng)
 	log.Info("concord started", "version", concord.Version, "node", cfg.NodeName(), "store", store.Kind(),
 		"data", cfg.Data)
 	log.Info("http listening", "addr", ln.Addr().String())

@@ -27,19 +27,21 @@ type Info struct {
 }
 
 // Register adds the admin API's routes to r.
-func Register(r Router, store concord.Store, info Info) {
-	a := &api{store: store, info: info}
+func Register(r Router, store concord.Store, info Info, reprocessor Reprocessor) {
+	a := &api{store: store, info: info, reprocessor: reprocessor}
 	r.Handle("GET /api/status", concord.Access{
 		Action: concord.Action{Permission: concord.PermStatusRead},
 		Audit:  concord.AuditRead,
 		Object: "api/status",
 	}, http.HandlerFunc(a.status))
 	a.registerMessages(r)
+	a.registerOperations(r)
 }
 
 type api struct {
-	store concord.Store
-	info  Info
+	store       concord.Store
+	info        Info
+	reprocessor Reprocessor
 }
 
 // Status is the body of GET /api/status.

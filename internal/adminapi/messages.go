@@ -119,11 +119,12 @@ func (a *api) messages(w http.ResponseWriter, r *http.Request) {
 }
 
 // MessageDetail is the body of GET /api/messages/{id}: the message, its
-// raw text and its parsed segments.
+// raw text, its parsed segments and its deliveries.
 type MessageDetail struct {
 	*concord.Message
-	Raw      string    `json:"raw"`
-	Segments []Segment `json:"segments,omitempty"`
+	Raw        string              `json:"raw"`
+	Segments   []Segment           `json:"segments,omitempty"`
+	Deliveries []*concord.Delivery `json:"deliveries"`
 	// ParseError says why the raw text is not a message, when it is not.
 	ParseError string `json:"parse_error,omitempty"`
 }
@@ -150,7 +151,13 @@ func (a *api) message(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	concord.NoteAudit(r.Context(), "message/"+strconv.FormatInt(m.ID, 10), m.PatientID)
-	d := MessageDetail{Message: m, Raw: string(m.Raw)}
+	d := MessageDetail{Message: m, Raw: string(m.Raw), Deliveries: []*concord.Delivery{}}
+	if ds, err := a.store.Deliveries(r.Context(), m.ID); err != nil {
+		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		return
+	} else if ds != nil {
+		d.Deliveries = ds
+	}
 	if len(m.Raw) > 0 {
 		if pm, err := hl7v2.Parse(m.Raw); err != nil {
 			d.ParseError = err.Error()

@@ -19,6 +19,10 @@ type Inbound struct {
 	Channel string
 	Peer    string // network identity of the sender
 	Payload []byte
+	// By, when set, is who submitted the message other than a network
+	// sender (an operator reprocessing a message): its audit record names
+	// them, and the duplicate check is skipped.
+	By *concord.AuditRecord
 }
 
 // Receive handles one inbound message and returns the acknowledgment to
@@ -27,13 +31,20 @@ type Inbound struct {
 // record are committed. A message that cannot be stored is answered AE
 // (CE in enhanced mode) with code 207 so the sender sends it again.
 func (e *Engine) Receive(ctx context.Context, in Inbound) []byte {
+	ack, _ := e.receive(ctx, in)
+	return ack
+}
+
+// receive is Receive, also returning the message as stored (nil when it
+// could not be stored).
+func (e *Engine) receive(ctx context.Context, in Inbound) ([]byte, *concord.Message) {
 	now := e.opt.Now()
 	m := &concord.Message{
 		Channel: in.Channel, Peer: in.Peer, ReceivedAt: now, Raw: in.Payload, Size: len(in.Payload),
 	}
 	msg, err := hl7v2.Parse(in.Payload)
 	if err != nil {
-		return e.reject(ctx, m, err)
+		return e.reject(ctx, m, err), m
 	}
 	m.Type, m.Trigger, m.Structure = msg.MessageType()
 	m.ControlID = msg.ControlID()
@@ -57,18 +68,18 @@ func (e *Engine) Receive(ctx context.Context, in Inbound) []byte {
 	}
 	m.AckCode = string(code)
 
-	dup, err := e.store(ctx, m, m.Status != concord.MessageRejected && m.ControlID != "")
+	dup, err := e.store(ctx, m, m.Status != concord.MessageRejected && m.ControlID != "" && in.By == nil, in.By)
 	if err != nil {
 		e.opt.Logger.Error("message not stored", "channel", m.Channel, "control_id", m.ControlID, "err", err)
 		fail := []hl7v2.Issue{{Code: hl7v2.CodeApplicationError, Text: "message not stored: send it again"}}
-		return e.ack(msg, hl7v2.AE, fail)
+		return e.ack(msg, hl7v2.AE, fail), nil
 	}
 	if dup != nil {
 		// Answer as the first one was answered; do not process again.
 		code = hl7v2.AckCode(dup.AckCode)
 		issues = nil
 	}
-	return e.ack(msg, code, issues)
+	return e.ack(msg, code, issues), m
 }
 
 // check returns the issues of a parsed message.
@@ -116,7 +127,7 @@ func describe(issues []hl7v2.Issue) string {
 // store commits m and its audit record. With dedupe, a message with the
 // same sender and control ID received within the duplicate window makes
 // m a duplicate of it, which is returned.
-func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool) (*concord.Message, error) {
+func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool, by *concord.AuditRecord) (*concord.Message, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	status := m.Status
@@ -142,11 +153,15 @@ func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool) (*c
 				return err
 			}
 		}
-		rec := concord.AuditRecord{
-			Time: m.ReceivedAt, Actor: "mllp:" + m.Peer, Role: string(concord.RoleIntegration), Address: m.Peer,
-			Action: concord.AuditCreate, Object: "message/" + strconv.FormatInt(m.ID, 10), Patient: m.PatientID,
-			Outcome: outcomeOf(m.Status), Node: e.opt.Node,
-			Detail: fmt.Sprintf("channel %s: %s^%s %s %s", m.Channel, m.Type, m.Trigger, m.ControlID, m.Status),
+		rec := concord.AuditRecord{Actor: "mllp:" + m.Peer, Role: string(concord.RoleIntegration), Address: m.Peer, Node: e.opt.Node}
+		if by != nil {
+			rec = *by
+		}
+		rec.Time, rec.Action, rec.Object, rec.Patient = m.ReceivedAt, concord.AuditCreate, "message/"+strconv.FormatInt(m.ID, 10), m.PatientID
+		rec.Outcome = outcomeOf(m.Status)
+		rec.Detail = fmt.Sprintf("channel %s: %s^%s %s %s", m.Channel, m.Type, m.Trigger, m.ControlID, m.Status)
+		if by != nil {
+			rec.Detail = "reprocessed: " + rec.Detail
 		}
 		return tx.AppendAudit(ctx, &rec)
 	})
@@ -183,7 +198,7 @@ func (e *Engine) reject(ctx context.Context, m *concord.Message, perr error) []b
 			issue.Location = hl7v2.Location{Segment: "MSH", Seq: pe.Segment}
 		}
 	}
-	if _, err := e.store(ctx, m, false); err != nil {
+	if _, err := e.store(ctx, m, false, nil); err != nil {
 		e.opt.Logger.Error("rejected input not stored", "channel", m.Channel, "peer", m.Peer, "err", err)
 		issue = hl7v2.Issue{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: "message not stored: send it again"}
 		return e.bareAck(hl7v2.AE, m.ControlID, issue)

@@ -62,7 +62,7 @@ func newEnv(t *testing.T, opt server.Options) *env {
 	opt.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	opt.Node = "test-node"
 	srv := server.New(opt)
-	adminapi.Register(srv, opt.Store, adminapi.Info{Version: "test", Node: "test-node", Started: time.Now()})
+	adminapi.Register(srv, opt.Store, adminapi.Info{Version: "test", Node: "test-node", Started: time.Now()}, nil)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &env{t: t, store: st, srv: srv, http: hs, logs: logs}

@@ -53,32 +53,84 @@ func (t *sqlTx) Lease(ctx context.Context, channel, destination, owner string, n
 	return n > 0, err
 }
 
+func (t *sqlTx) RequeueDelivery(ctx context.Context, id int64, at time.Time, note string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var status string
+	err := t.q.QueryRow(t.ctx, `SELECT status FROM deliveries WHERE id = $1`+t.d.LockRow, id).Scan(&status)
+	if err == ErrNoRows {
+		return concord.Errorf(concord.ENOTFOUND, "no delivery %d", id)
+	} else if err != nil {
+		return err
+	}
+	if status == concord.DeliverySent {
+		return concord.Errorf(concord.ECONFLICT, "delivery %d was sent already", id)
+	}
+	_, err = t.q.Exec(t.ctx, `UPDATE deliveries SET status = $1, next_attempt = $2, last_error = $3 WHERE id = $4`,
+		concord.DeliveryQueued, at.UnixMicro(), note, id)
+	return err
+}
+
+func (t *sqlTx) DiscardDeliveries(ctx context.Context, messageID int64, note string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := t.q.Exec(t.ctx, `UPDATE deliveries SET status = $1, last_error = $2 WHERE message_id = $3 AND status = $4`,
+		concord.DeliveryDead, note, messageID, concord.DeliveryQueued)
+	return int(n), err
+}
+
 const deliveryColumns = `d.id, d.message_id, d.channel, d.destination, d.status, d.attempts, d.next_attempt, d.last_error,
 	d.partner_ack, d.created_at, d.sent_at`
 
-// NextDelivery returns the head of a destination's queue and its message.
-func (s *Store) NextDelivery(ctx context.Context, channel, destination string) (*concord.Delivery, *concord.Message, error) {
+func scanDelivery(row interface{ Scan(...any) error }) (*concord.Delivery, error) {
 	var d concord.Delivery
 	var next, created, sent int64
-	row := s.a.Read.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
-		WHERE d.channel = $1 AND d.destination = $2 AND d.status = $3 ORDER BY d.id LIMIT 1`,
-		channel, destination, concord.DeliveryQueued)
-	err := row.Scan(&d.ID, &d.MessageID, &d.Channel, &d.Destination, &d.Status, &d.Attempts, &next, &d.LastError,
-		&d.PartnerAck, &created, &sent)
-	if err == ErrNoRows {
-		return nil, nil, nil
-	} else if err != nil {
-		return nil, nil, err
+	if err := row.Scan(&d.ID, &d.MessageID, &d.Channel, &d.Destination, &d.Status, &d.Attempts, &next, &d.LastError,
+		&d.PartnerAck, &created, &sent); err != nil {
+		return nil, err
 	}
 	d.NextAttempt, d.CreatedAt = fromMicros(next), fromMicros(created)
 	if sent != 0 {
 		d.SentAt = fromMicros(sent)
 	}
+	return &d, nil
+}
+
+// Deliveries returns a message's deliveries.
+func (s *Store) Deliveries(ctx context.Context, messageID int64) ([]*concord.Delivery, error) {
+	rows, err := s.a.Read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.message_id = $1 ORDER BY d.destination`, messageID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*concord.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// NextDelivery returns the head of a destination's queue and its message.
+func (s *Store) NextDelivery(ctx context.Context, channel, destination string) (*concord.Delivery, *concord.Message, error) {
+	d, err := scanDelivery(s.a.Read.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+		WHERE d.channel = $1 AND d.destination = $2 AND d.status = $3 ORDER BY d.id LIMIT 1`,
+		channel, destination, concord.DeliveryQueued))
+	if err == ErrNoRows {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
 	m, err := s.Message(ctx, d.MessageID)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &d, m, nil
+	return d, m, nil
 }
 
 // DeliveryCounts returns counts by channel, destination and status.

@@ -73,6 +73,33 @@ func testDeliveries(t *testing.T, f *Fixture) {
 	if d := head("lis"); d != nil {
 		t.Fatalf("lis queue should be empty, head %+v", d)
 	}
+	// Operators: a dead delivery goes back into its queue; a sent one
+	// cannot; discarding gives up what is still queued.
+	upd := func(fn func(tx concord.Tx) error) error { return s.Update(ctx(t), fn) }
+	if err := upd(func(tx concord.Tx) error { return tx.RequeueDelivery(ctx(t), n2.ID, retryAt, "operator: retry") }); err != nil {
+		t.Fatal(err)
+	}
+	if h := head("lis"); h == nil || h.ID != n2.ID || h.Status != concord.DeliveryQueued || h.LastError != "operator: retry" {
+		t.Fatalf("requeued head %+v", h)
+	}
+	if err := upd(func(tx concord.Tx) error { return tx.RequeueDelivery(ctx(t), n3.ID, retryAt, "x") }); concord.ErrorCode(err) != concord.ECONFLICT {
+		t.Fatalf("requeue a sent delivery: %v", err)
+	}
+	if err := upd(func(tx concord.Tx) error { return tx.RequeueDelivery(ctx(t), 999999, retryAt, "x") }); concord.ErrorCode(err) != concord.ENOTFOUND {
+		t.Fatalf("requeue an unknown delivery: %v", err)
+	}
+	var discarded int
+	if err := upd(func(tx concord.Tx) error {
+		var err error
+		discarded, err = tx.DiscardDeliveries(ctx(t), ms[1].ID, "operator: discard")
+		return err
+	}); err != nil || discarded != 2 { // lis (requeued) and archive
+		t.Fatalf("discard: %d %v", discarded, err)
+	}
+	ds, err := s.Deliveries(ctx(t), ms[1].ID)
+	if err != nil || len(ds) != 2 || ds[0].Destination != "archive" || ds[0].Status != concord.DeliveryDead || ds[1].LastError != "operator: discard" {
+		t.Fatalf("deliveries of message 2: %+v %v", ds, err)
+	}
 	counts, err := s.DeliveryCounts(ctx(t))
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +107,7 @@ func testDeliveries(t *testing.T, f *Fixture) {
 	if c := counts["default"]["lis"]; c[concord.DeliverySent] != 2 || c[concord.DeliveryDead] != 1 || c[concord.DeliveryQueued] != 0 {
 		t.Errorf("lis counts %v", c)
 	}
-	if c := counts["default"]["archive"]; c[concord.DeliveryQueued] != 3 {
+	if c := counts["default"]["archive"]; c[concord.DeliveryQueued] != 2 || c[concord.DeliveryDead] != 1 {
 		t.Errorf("archive counts %v", c)
 	}
 }

@@ -1,0 +1,141 @@
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/concord-health/concord"
+)
+
+// Reprocessor runs a stored message through its channel again; the
+// interface engine implements it.
+type Reprocessor interface {
+	Reprocess(ctx context.Context, id int64, raw []byte, by concord.AuditRecord) (*concord.Message, string, error)
+}
+
+// maxEditedMessage caps an edited message sent for reprocessing.
+const maxEditedMessage = 16 << 20
+
+// registerOperations adds the operator actions. Each write appends its
+// audit record in the same transaction as the change, so the routes
+// declare no audit of their own (denials are still audited).
+func (a *api) registerOperations(r Router) {
+	manage := concord.Access{Action: concord.Action{Permission: concord.PermMessagesManage}}
+	r.Handle("POST /api/messages/{id}/reprocess", manage, http.HandlerFunc(a.reprocess))
+	r.Handle("POST /api/messages/{id}/discard", manage, http.HandlerFunc(a.discard))
+	r.Handle("POST /api/deliveries/{id}/retry", manage, http.HandlerFunc(a.retry))
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, concord.Errorf(concord.EINVALID, "id must be a positive number")
+	}
+	return id, nil
+}
+
+// answer writes the result of an operation, mapping store and caller
+// errors to their status.
+func answer(w http.ResponseWriter, v any, err error) {
+	switch concord.ErrorCode(err) {
+	case "":
+		writeJSON(w, http.StatusOK, v)
+	case concord.ENOTFOUND, concord.EINVALID:
+		writeError(w, err)
+	case concord.ECONFLICT:
+		writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]string{"code": concord.ECONFLICT, "message": concord.ErrorMessage(err)}})
+	default:
+		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+	}
+}
+
+// reprocess runs a message through its channel again; a JSON body
+// {"raw": "MSH|…"} replaces its text first (edit and resend).
+func (a *api) reprocess(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if a.reprocessor == nil {
+		writeJSON(w, http.StatusNotImplemented, map[string]any{"error": map[string]string{"code": concord.EUNSUPPORTED, "message": "this node runs no interface engine"}})
+		return
+	}
+	var raw []byte
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxEditedMessage+1))
+	if err != nil || len(body) > maxEditedMessage {
+		writeError(w, concord.Errorf(concord.EINVALID, "body: at most %d bytes of JSON", maxEditedMessage))
+		return
+	}
+	if len(body) > 0 {
+		var req struct {
+			Raw *string `json:"raw"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeError(w, concord.Errorf(concord.EINVALID, "body: want {\"raw\": \"MSH|…\"}: %v", err))
+			return
+		}
+		if req.Raw != nil {
+			raw = []byte(*req.Raw)
+		}
+	}
+	by := concord.AuditTemplateFrom(r.Context())
+	m, code, err := a.reprocessor.Reprocess(r.Context(), id, raw, by)
+	if err != nil {
+		answer(w, nil, err)
+		return
+	}
+	answer(w, map[string]any{"message_id": m.ID, "status": m.Status, "ack_code": code, "reprocessed_from": id}, nil)
+}
+
+// discard gives up a message's queued deliveries.
+func (a *api) discard(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	m, err := a.store.Message(r.Context(), id)
+	if err != nil {
+		answer(w, nil, err)
+		return
+	}
+	rec := concord.AuditTemplateFrom(r.Context())
+	rec.Time, rec.Action, rec.Object, rec.Patient = time.Now(), concord.AuditUpdate, fmt.Sprintf("message/%d", id), m.PatientID
+	n := 0
+	err = a.store.Update(r.Context(), func(tx concord.Tx) error {
+		var err error
+		if n, err = tx.DiscardDeliveries(r.Context(), id, "discarded by "+rec.Actor); err != nil {
+			return err
+		}
+		r2 := rec
+		r2.Detail = fmt.Sprintf("discarded %d queued deliveries", n)
+		return tx.AppendAudit(r.Context(), &r2)
+	})
+	answer(w, map[string]any{"message_id": id, "discarded": n}, err)
+}
+
+// retry puts a delivery back at the head of its queue, to be tried now.
+func (a *api) retry(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rec := concord.AuditTemplateFrom(r.Context())
+	rec.Time, rec.Action, rec.Object = time.Now(), concord.AuditUpdate, fmt.Sprintf("delivery/%d", id)
+	rec.Detail = "retry now"
+	err = a.store.Update(r.Context(), func(tx concord.Tx) error {
+		if err := tx.RequeueDelivery(r.Context(), id, rec.Time, "retry requested by "+rec.Actor); err != nil {
+			return err
+		}
+		r2 := rec
+		return tx.AppendAudit(r.Context(), &r2)
+	})
+	answer(w, map[string]any{"delivery_id": id, "status": concord.DeliveryQueued}, err)
+}

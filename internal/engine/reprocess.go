@@ -1,0 +1,31 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/concord-health/concord"
+)
+
+// Reprocess runs a stored message again through its channel, as a new
+// message: stored, checked and queued for the channel's destinations as
+// if just received, without the duplicate check. With raw set, the
+// operator's edited text is processed instead of the stored one (edit and
+// resend). by names the operator for the audit record. It returns the new
+// message and the acknowledgment code it got.
+func (e *Engine) Reprocess(ctx context.Context, id int64, raw []byte, by concord.AuditRecord) (*concord.Message, string, error) {
+	orig, err := e.opt.Store.Message(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	if raw == nil {
+		raw = orig.Raw
+	}
+	if len(raw) == 0 {
+		return nil, "", concord.Errorf(concord.EINVALID, "message %d has no content to reprocess (broken framing, or pruned)", id)
+	}
+	_, m := e.receive(ctx, Inbound{Channel: orig.Channel, Peer: "reprocess", Payload: raw, By: &by})
+	if m == nil || m.ID == 0 {
+		return nil, "", concord.Errorf(concord.EUNAVAILABLE, "the reprocessed message could not be stored")
+	}
+	return m, m.AckCode, nil
+}
