@@ -122,6 +122,20 @@ func TestOperatorActions(t *testing.T) {
 	if code, _ := post(t, n.url+"/api/messages/999999/reprocess", admin, ""); code != 404 {
 		t.Fatalf("reprocess unknown: %d", code)
 	}
+	// The channel's metrics.
+	_, metrics := get(t, n.url+"/metrics", admin)
+	for _, want := range []string{
+		`concord_messages_received_total{channel="feed",status="errored"} 1`,
+		`concord_messages_received_total{channel="feed",status="received"} 1`,
+		`concord_delivery_attempts_total{channel="feed",destination="partner",outcome="dead"} 1`,
+		`concord_delivery_attempts_total{channel="feed",destination="partner",outcome="sent"} 1`,
+		`concord_delivery_queue{channel="feed",destination="partner",status="sent"} 1`,
+		`concord_receive_seconds_count{channel="feed"} 2`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	clin, _, _ := run(t, dir, append([]string{"token", "create", "--role", "clinician"}, data...)...)
 	if code, _ := post(t, fmt.Sprintf("%s/api/messages/%d/reprocess", n.url, errID), strings.TrimSpace(clin), ""); code != 403 {
 		t.Fatalf("clinician reprocess: %d", code)

@@ -63,13 +63,6 @@ func serve(parent context.Context, cfg config.Config) error {
 		return fmt.Errorf("http address %s: %s", cfg.HTTP, listenReason(err))
 	}
 	started := time.Now()
-	srv := server.New(server.Options{
-		Store:           store,
-		Logger:          log,
-		Node:            cfg.NodeName(),
-		LogPHI:          cfg.LogPHI,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-	})
 	listeners := map[string]string{"http": ln.Addr().String(), "mllp": "off", "dicom": "off"}
 	if cfg.DICOM != "off" {
 		// The DIMSE front door comes with its own issue; until then its
@@ -90,6 +83,14 @@ func serve(parent context.Context, cfg config.Config) error {
 		opts.Validate = func(m *hl7v2.Message) []hl7v2.Issue { return hl7v2.Validate(m, hl7v2.ValidateOptions{}) }
 	}
 	eng := engine.New(opts)
+	srv := server.New(server.Options{
+		Store:           store,
+		Logger:          log,
+		Node:            cfg.NodeName(),
+		LogPHI:          cfg.LogPHI,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Collectors:      eng.Collectors(),
+	})
 	// One MLLP listener per channel: the default channel on --mllp, and
 	// each configured channel on its own address.
 	type source struct {

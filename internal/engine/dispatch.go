@@ -109,6 +109,11 @@ func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, w
 			sleep(ctx, nil, time.Second)
 			continue
 		}
+		outcomeLabel := map[string]string{concord.DeliverySent: "sent", concord.DeliveryDead: "dead"}[o.Status]
+		if outcomeLabel == "" {
+			outcomeLabel = "retry"
+		}
+		e.metrics.delivered.WithLabelValues(channel, d.Name, outcomeLabel).Inc()
 		switch o.Status {
 		case concord.DeliverySent:
 			log.Debug("delivered", "message_id", msg.ID, "attempts", head.Attempts+1)

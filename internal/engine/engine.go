@@ -43,10 +43,11 @@ type Options struct {
 
 // Engine receives, checks, stores and acknowledges interface messages.
 type Engine struct {
-	opt    Options
-	prefix string
-	seq    atomic.Uint64
-	owner  string // this engine's name for destination leases
+	opt     Options
+	prefix  string
+	seq     atomic.Uint64
+	owner   string // this engine's name for destination leases
+	metrics *metrics
 
 	wakeMu sync.Mutex
 	wakes  map[string]chan struct{}
@@ -66,7 +67,7 @@ func New(opt Options) *Engine {
 	var b [4]byte
 	rand.Read(b[:])
 	prefix := "CNC" + hex.EncodeToString(b[:])
-	return &Engine{opt: opt, prefix: prefix, owner: opt.Node + "/" + prefix}
+	return &Engine{opt: opt, prefix: prefix, owner: opt.Node + "/" + prefix, metrics: newMetrics()}
 }
 
 // ackControlID returns a control ID for an acknowledgment, unique on this

@@ -36,8 +36,20 @@ func (e *Engine) Receive(ctx context.Context, in Inbound) []byte {
 }
 
 // receive is Receive, also returning the message as stored (nil when it
-// could not be stored).
+// could not be stored), and counting it in the channel's metrics.
 func (e *Engine) receive(ctx context.Context, in Inbound) ([]byte, *concord.Message) {
+	start := time.Now()
+	ack, m := e.handle(ctx, in)
+	if m != nil && m.ID != 0 {
+		e.metrics.received.WithLabelValues(in.Channel, m.Status).Inc()
+		e.metrics.ackTime.WithLabelValues(in.Channel).Observe(time.Since(start).Seconds())
+	}
+	return ack, m
+}
+
+// handle parses, checks and stores one inbound message and builds its
+// acknowledgment.
+func (e *Engine) handle(ctx context.Context, in Inbound) ([]byte, *concord.Message) {
 	now := e.opt.Now()
 	m := &concord.Message{
 		Channel: in.Channel, Peer: in.Peer, ReceivedAt: now, Raw: in.Payload, Size: len(in.Payload),

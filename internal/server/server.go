@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/concord-health/concord"
 )
 
@@ -30,6 +32,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Now returns the time; time.Now when nil.
 	Now func() time.Time
+	// Collectors are more Prometheus collectors for /metrics (the
+	// interface engine's, say).
+	Collectors []prometheus.Collector
 }
 
 // Server is the HTTP front door.
@@ -53,6 +58,7 @@ func New(opt Options) *Server {
 	}
 	s := &Server{opt: opt, mux: http.NewServeMux()}
 	s.metrics = newMetrics(opt.Store)
+	s.metrics.reg.MustRegister(opt.Collectors...)
 	s.Handle("GET /healthz", concord.Access{Public: true}, http.HandlerFunc(s.healthz))
 	s.Handle("GET /readyz", concord.Access{Public: true}, http.HandlerFunc(s.readyz))
 	s.Handle("GET /metrics", concord.Access{Action: concord.Action{Permission: concord.PermMetricsRead}}, s.metrics.handler())
