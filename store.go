@@ -89,6 +89,10 @@ type Tx interface {
 	// other owner holds an unexpired lease; it reports whether it did.
 	// Only the lease holder delivers, so order holds across nodes.
 	Lease(ctx context.Context, channel, destination, owner string, now, until time.Time) (bool, error)
+	// PruneContent drops the raw content of up to limit messages received
+	// before cutoff, except those with deliveries still queued, keeping
+	// their metadata; it returns how many it pruned.
+	PruneContent(ctx context.Context, cutoff time.Time, limit int) (int, error)
 	// RecentMessage returns the newest message of channel from sender with
 	// controlID received at or after since and not rejected, or nil: the
 	// duplicate check, inside the transaction that stores the new one.

@@ -78,7 +78,8 @@ func serve(parent context.Context, cfg config.Config) error {
 		ln.Close()
 		return err
 	}
-	opts := engine.Options{Store: store, Logger: log, Node: cfg.NodeName(), DuplicateWindow: window, Channels: channels}
+	opts := engine.Options{Store: store, Logger: log, Node: cfg.NodeName(), DuplicateWindow: window, Channels: channels,
+		Retention: cfg.MessageRetention}
 	if cfg.ValidateMessages {
 		opts.Validate = func(m *hl7v2.Message) []hl7v2.Issue { return hl7v2.Validate(m, hl7v2.ValidateOptions{}) }
 	}

@@ -47,6 +47,10 @@ type Config struct {
 	// standard (structure, data types, tables) and answers violations AE
 	// or AR.
 	ValidateMessages bool
+	// MessageRetention is how long the content of interface messages is
+	// kept; older content is dropped and the metadata kept. 0 keeps it
+	// forever.
+	MessageRetention time.Duration
 	// Channels are the interface channels beside the default one, from
 	// the configuration file.
 	Channels []Channel
@@ -104,6 +108,29 @@ func str(name, usage string, f func(*Config) *string, check func(string) error) 
 		}}
 }
 
+// parseDays reads a duration that may also be given in whole days (90d);
+// it must not be negative.
+func parseDays(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(d); err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("want a duration such as 90d or 720h (0: forever), got %q", s)
+	}
+	return d, nil
+}
+
+// formatDays writes whole days as "Nd", other durations as Go does.
+func formatDays(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
+}
+
 // boolKey is a true/false setting that only serve uses.
 func boolKey(name, usage string, f func(*Config) *bool) Key {
 	return Key{Name: name, Usage: usage, Serve: true,
@@ -156,6 +183,16 @@ var Keys = []Key{
 	str("node", "name of this node in audit records and logs (default: host name)", func(c *Config) *string { return &c.Node }, nil),
 	boolKey("validate", "check received HL7 v2 messages against the standard and answer violations AE or AR with ERR",
 		func(c *Config) *bool { return &c.ValidateMessages }),
+	{Name: "message_retention", Serve: true, Usage: "how long message content is kept, e.g. 90d (metadata stays; 0 keeps it forever)",
+		get: func(c *Config) string { return formatDays(c.MessageRetention) },
+		set: func(c *Config, s string) error {
+			d, err := parseDays(s)
+			if err != nil {
+				return err
+			}
+			c.MessageRetention = d
+			return nil
+		}},
 	{Name: "duplicate_window", Serve: true, Usage: "how long a repeated control ID from the same sender is answered without processing again (0: never)",
 		get: func(c *Config) string { return c.DuplicateWindow.String() },
 		set: func(c *Config, s string) error {

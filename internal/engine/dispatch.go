@@ -18,9 +18,14 @@ const (
 )
 
 // Run delivers queued messages to every destination of every channel
-// until ctx ends: one loop per destination, strictly in order.
+// until ctx ends (one loop per destination, strictly in order) and runs
+// the retention job.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	if e.opt.Retention > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.retain(ctx) }()
+	}
 	for _, ch := range e.opt.Channels {
 		for i := range ch.Destinations {
 			d := &ch.Destinations[i]

@@ -39,6 +39,9 @@ type Options struct {
 	// Channels lists the channels with destinations; a channel not listed
 	// (such as the default one) only stores what it receives.
 	Channels []Channel
+	// Retention, when positive, is how long message content is kept (see
+	// Store.PruneContent); Run prunes older content every hour.
+	Retention time.Duration
 }
 
 // Engine receives, checks, stores and acknowledges interface messages.

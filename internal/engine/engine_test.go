@@ -237,3 +237,30 @@ func TestSamples(t *testing.T) {
 		e.now = e.now.Add(2 * time.Hour) // samples reuse control IDs; keep them out of each other's window
 	}
 }
+
+func TestRetention(t *testing.T) {
+	e := newEnv(t)
+	e.receive(adt) // received at e.now
+	e.now = e.now.Add(10 * 24 * time.Hour)
+	e.receive(strings.Replace(adt, "REG-1", "REG-2", 1))
+	e.eng.opt.Retention = 5 * 24 * time.Hour
+	n, err := e.eng.Prune(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	ms, _, _ := e.store.Messages(context.Background(), concord.MessageFilter{})
+	for _, m := range ms {
+		full, _ := e.store.Message(context.Background(), m.ID)
+		if (len(full.Raw) == 0) != (m.ControlID == "REG-1") || full.Size != len(adt) {
+			t.Errorf("%s: content %d bytes, size %d", m.ControlID, len(full.Raw), full.Size)
+		}
+	}
+	var last *concord.AuditRecord
+	e.store.AuditRecords(context.Background(), concord.AuditFilter{}, func(r *concord.AuditRecord) error { last = r; return nil })
+	if last == nil || last.Actor != "system:retention" || !strings.Contains(last.Detail, "content of 1 messages") {
+		t.Fatalf("retention not audited: %+v", last)
+	}
+	if n, _ := e.eng.Prune(context.Background()); n != 0 {
+		t.Fatalf("second prune dropped %d", n)
+	}
+}

@@ -156,3 +156,14 @@ func (s *Store) MessageCounts(ctx context.Context) (map[string]concord.ChannelCo
 	}
 	return out, rows.Err()
 }
+
+func (t *sqlTx) PruneContent(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := t.q.Exec(t.ctx, `UPDATE messages SET raw = NULL WHERE id IN (
+		SELECT m.id FROM messages m WHERE m.received_at < $1 AND m.raw IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status = $2)
+		ORDER BY m.id LIMIT $3)`, cutoff.UnixMicro(), concord.DeliveryQueued, limit)
+	return int(n), err
+}

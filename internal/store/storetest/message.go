@@ -147,3 +147,38 @@ func testRecentMessage(t *testing.T, f *Fixture) {
 		t.Errorf("unknown control ID found: %+v", m)
 	}
 }
+
+func testPruneContent(t *testing.T, f *Fixture) {
+	s := f.Store
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	old, held, fresh := sampleMessage(1, now.Add(-40*24*time.Hour)), sampleMessage(2, now.Add(-40*24*time.Hour)), sampleMessage(3, now)
+	insertMessages(t, s, old, fresh)
+	if err := s.Update(ctx(t), func(tx concord.Tx) error {
+		if err := tx.InsertMessage(ctx(t), held); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx(t), held, []string{"lis"}, now) // still to be delivered
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.Update(ctx(t), func(tx concord.Tx) error {
+		var err error
+		n, err = tx.PruneContent(ctx(t), now.Add(-30*24*time.Hour), 100)
+		return err
+	}); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	for _, c := range []struct {
+		m       *concord.Message
+		content bool
+	}{{old, false}, {held, true}, {fresh, true}} {
+		got, err := s.Message(ctx(t), c.m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(got.Raw) > 0) != c.content || got.ControlID != c.m.ControlID || got.Size != len(c.m.Raw) {
+			t.Errorf("message %s: content kept %v, want %v; metadata %+v", c.m.ControlID, len(got.Raw) > 0, c.content, got)
+		}
+	}
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, b Backend) {
 		{"Messages", testMessages},
 		{"RecentMessage", testRecentMessage},
 		{"Deliveries", testDeliveries},
+		{"PruneContent", testPruneContent},
 		{"Leases", testLeases},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
