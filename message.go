@@ -64,3 +64,10 @@ type ChannelCounts struct {
 	Filtered  int64 `json:"filtered"`
 	Duplicate int64 `json:"duplicate"`
 }
+
+// Channel states an operator can set.
+const (
+	ChannelStarted = "started" // receives and delivers
+	ChannelPaused  = "paused"  // receives nothing; queued deliveries go on
+	ChannelStopped = "stopped" // receives nothing, delivers nothing
+)

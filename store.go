@@ -42,6 +42,9 @@ type Store interface {
 	// NextDelivery returns the first queued delivery of a destination (the
 	// head of its FIFO) with its message, or nil when the queue is empty.
 	NextDelivery(ctx context.Context, channel, destination string) (*Delivery, *Message, error)
+	// ChannelStates returns the states operators have set, by channel;
+	// a channel not in it is started.
+	ChannelStates(ctx context.Context) (map[string]string, error)
 	// Deliveries returns the deliveries of a message, one per destination.
 	Deliveries(ctx context.Context, messageID int64) ([]*Delivery, error)
 	// DeliveryCounts returns the deliveries of each channel and
@@ -89,6 +92,8 @@ type Tx interface {
 	// other owner holds an unexpired lease; it reports whether it did.
 	// Only the lease holder delivers, so order holds across nodes.
 	Lease(ctx context.Context, channel, destination, owner string, now, until time.Time) (bool, error)
+	// SetChannelState records an operator's choice of a channel's state.
+	SetChannelState(ctx context.Context, channel, state string, at time.Time, by string) error
 	// PruneContent drops the raw content of up to limit messages received
 	// before cutoff, except those with deliveries still queued, keeping
 	// their metadata; it returns how many it pruned.

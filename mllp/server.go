@@ -98,6 +98,10 @@ type Server struct {
 	// connect; other connections are closed at once, before a byte is
 	// read.
 	AllowedPeers []netip.Prefix
+	// Admit, when set, is asked about each new connection after the peer
+	// check, before a byte is read: an error closes the connection (and
+	// goes to OnError), so a source can refuse work while it is paused.
+	Admit func(c *Conn) error
 	// MaxConns caps the connections open at once; 0 means 1000. Beyond it
 	// new connections are closed at once.
 	MaxConns int
@@ -230,6 +234,13 @@ func (st *serving) start(hctx context.Context, nc net.Conn) {
 		nc.Close()
 		st.report(&sc.info, errPeerNotAllowed, 0)
 		return
+	}
+	if st.srv.Admit != nil {
+		if err := st.srv.Admit(&sc.info); err != nil {
+			nc.Close()
+			st.report(&sc.info, err, 0)
+			return
+		}
 	}
 	st.mu.Lock()
 	if len(st.conns) >= st.maxConns {

@@ -620,3 +620,60 @@ func TestServeRetriesTemporaryAcceptErrors(t *testing.T) {
 		t.Fatalf("Serve returned %v", err)
 	}
 }
+
+// TestServerAdmit: a connection Admit refuses is closed before any frame
+// is read, and reported.
+func TestServerAdmit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := make(chan error, 1)
+	admit := true
+	var mu sync.Mutex
+	srv := &Server{
+		Handler: HandlerFunc(func(ctx context.Context, c *Conn, p []byte) ([]byte, error) {
+			return []byte("MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|AA|" + ControlID(p) + "\r"), nil
+		}),
+		Admit: func(c *Conn) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if !admit {
+				return errors.New("channel paused")
+			}
+			return nil
+		},
+		OnError: func(c *Conn, err error, skipped int64) {
+			select {
+			case refused <- err:
+			default:
+			}
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, ln); close(done) }()
+	defer func() { cancel(); <-done }()
+	msg := []byte("MSH|^~\\&|A|B|C|D|2026||ADT^A01|ADM-1|P|2.5\r")
+	c := &Client{Addr: ln.Addr().String(), AckTimeout: time.Second}
+	if _, err := c.Send(context.Background(), msg); err != nil {
+		t.Fatalf("admitted: %v", err)
+	}
+	c.Close()
+	mu.Lock()
+	admit = false
+	mu.Unlock()
+	c2 := &Client{Addr: ln.Addr().String(), AckTimeout: 500 * time.Millisecond}
+	defer c2.Close()
+	if _, err := c2.Send(context.Background(), msg); err == nil {
+		t.Fatal("a refused connection was served")
+	}
+	select {
+	case err := <-refused:
+		if err.Error() != "channel paused" {
+			t.Fatalf("reported %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("refusal not reported")
+	}
+}

@@ -159,3 +159,39 @@ func TestOperatorActions(t *testing.T) {
 		}
 	}
 }
+
+// TestChannelStates: a paused channel refuses senders (they keep their
+// messages); started again, it takes them. Operators only.
+func TestChannelStates(t *testing.T) {
+	dir := t.TempDir()
+	data := []string{"--data", filepath.Join(dir, "d")}
+	n := startServe(t, dir, data...)
+	tok, _, _ := run(t, dir, append([]string{"token", "create", "--role", "integration"}, data...)...)
+	tok = strings.TrimSpace(tok)
+	msg, _ := filepath.Abs(filepath.Join("testdata", "synthetic-adt.hl7"))
+	state := func() string {
+		_, body := get(t, n.url+"/api/channels", tok)
+		var chans []struct{ Name, State string }
+		json.Unmarshal([]byte(body), &chans)
+		return chans[0].State
+	}
+	if code, body := post(t, n.url+"/api/channels/default/pause", tok, ""); code != 200 || state() != "paused" {
+		t.Fatalf("pause: %d %s, state %s", code, body, state())
+	}
+	if out, _, code := run(t, dir, "send", "--to", n.mllp, "--timeout", "2s", msg); code == 0 || strings.Contains(out, "\tAA") {
+		t.Fatalf("a paused channel took a message: %s", out)
+	}
+	if code, _ := post(t, n.url+"/api/channels/default/start", tok, ""); code != 200 || state() != "started" {
+		t.Fatalf("start: %d, state %s", code, state())
+	}
+	if out, _, code := run(t, dir, "send", "--to", n.mllp, msg); code != 0 || !strings.Contains(out, "\tAA") {
+		t.Fatalf("started channel: %s", out)
+	}
+	if code, _ := post(t, n.url+"/api/channels/nope/stop", tok, ""); code != 404 {
+		t.Fatalf("unknown channel: %d", code)
+	}
+	clin, _, _ := run(t, dir, append([]string{"token", "create", "--role", "clinician"}, data...)...)
+	if code, _ := post(t, n.url+"/api/channels/default/stop", strings.TrimSpace(clin), ""); code != 403 {
+		t.Fatalf("clinician stop: %d", code)
+	}
+}

@@ -150,6 +150,7 @@ func serve(parent context.Context, cfg config.Config) error {
 		running++
 		ms := &mllp.Server{
 			Handler: eng.MLLPHandler(s.channel),
+			Admit:   eng.Admit(s.channel),
 			Logger:  log,
 			OnError: func(c *mllp.Conn, err error, skipped int64) {
 				eng.ConnError(s.channel, c, err, skipped)

@@ -27,8 +27,8 @@ type Info struct {
 }
 
 // Register adds the admin API's routes to r.
-func Register(r Router, store concord.Store, info Info, reprocessor Reprocessor) {
-	a := &api{store: store, info: info, reprocessor: reprocessor}
+func Register(r Router, store concord.Store, info Info, engine Engine) {
+	a := &api{store: store, info: info, engine: engine}
 	r.Handle("GET /api/status", concord.Access{
 		Action: concord.Action{Permission: concord.PermStatusRead},
 		Audit:  concord.AuditRead,
@@ -39,9 +39,9 @@ func Register(r Router, store concord.Store, info Info, reprocessor Reprocessor)
 }
 
 type api struct {
-	store       concord.Store
-	info        Info
-	reprocessor Reprocessor
+	store  concord.Store
+	info   Info
+	engine Engine
 }
 
 // Status is the body of GET /api/status.

@@ -61,7 +61,11 @@ func (a *api) channels(w http.ResponseWriter, r *http.Request) {
 	out := []Channel{}
 	for _, name := range a.info.Channels {
 		c := counts[name]
-		ch := Channel{Name: name, State: "started", Received: c.Received, Filtered: c.Filtered,
+		state := concord.ChannelStarted
+		if a.engine != nil {
+			state = a.engine.State(r.Context(), name)
+		}
+		ch := Channel{Name: name, State: state, Received: c.Received, Filtered: c.Filtered,
 			Errored: c.Errored, Rejected: c.Rejected, Duplicate: c.Duplicate, Destinations: []DestinationCounts{}}
 		for dest, st := range deliveries[name] {
 			ch.Queued += st[concord.DeliveryQueued]

@@ -12,10 +12,12 @@ import (
 	"github.com/concord-health/concord"
 )
 
-// Reprocessor runs a stored message through its channel again; the
-// interface engine implements it.
-type Reprocessor interface {
+// Engine is what the admin API needs of the interface engine: running a
+// stored message again, and channel states.
+type Engine interface {
 	Reprocess(ctx context.Context, id int64, raw []byte, by concord.AuditRecord) (*concord.Message, string, error)
+	State(ctx context.Context, channel string) string
+	SetState(ctx context.Context, channel, state string, by concord.AuditRecord) error
 }
 
 // maxEditedMessage caps an edited message sent for reprocessing.
@@ -29,6 +31,24 @@ func (a *api) registerOperations(r Router) {
 	r.Handle("POST /api/messages/{id}/reprocess", manage, http.HandlerFunc(a.reprocess))
 	r.Handle("POST /api/messages/{id}/discard", manage, http.HandlerFunc(a.discard))
 	r.Handle("POST /api/deliveries/{id}/retry", manage, http.HandlerFunc(a.retry))
+	channels := concord.Access{Action: concord.Action{Permission: concord.PermChannelsManage}}
+	for _, st := range []string{concord.ChannelStarted, concord.ChannelPaused, concord.ChannelStopped} {
+		verb := map[string]string{concord.ChannelStarted: "start", concord.ChannelPaused: "pause", concord.ChannelStopped: "stop"}[st]
+		r.Handle("POST /api/channels/{name}/"+verb, channels, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.setState(w, r, st)
+		}))
+	}
+}
+
+// setState starts, pauses or stops a channel.
+func (a *api) setState(w http.ResponseWriter, r *http.Request, state string) {
+	if a.engine == nil {
+		writeJSON(w, http.StatusNotImplemented, map[string]any{"error": map[string]string{"code": concord.EUNSUPPORTED, "message": "this node runs no interface engine"}})
+		return
+	}
+	name := r.PathValue("name")
+	err := a.engine.SetState(r.Context(), name, state, concord.AuditTemplateFrom(r.Context()))
+	answer(w, map[string]any{"name": name, "state": state}, err)
 }
 
 func pathID(r *http.Request) (int64, error) {
@@ -62,7 +82,7 @@ func (a *api) reprocess(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if a.reprocessor == nil {
+	if a.engine == nil {
 		writeJSON(w, http.StatusNotImplemented, map[string]any{"error": map[string]string{"code": concord.EUNSUPPORTED, "message": "this node runs no interface engine"}})
 		return
 	}
@@ -85,7 +105,7 @@ func (a *api) reprocess(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	by := concord.AuditTemplateFrom(r.Context())
-	m, code, err := a.reprocessor.Reprocess(r.Context(), id, raw, by)
+	m, code, err := a.engine.Reprocess(r.Context(), id, raw, by)
 	if err != nil {
 		answer(w, nil, err)
 		return

@@ -72,6 +72,10 @@ func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, w
 	log := e.opt.Logger.With("channel", channel, "destination", d.Name)
 	var leasedUntil time.Time
 	for ctx.Err() == nil {
+		if e.State(ctx, channel) == concord.ChannelStopped {
+			sleep(ctx, nil, stateTTL) // a stopped channel delivers nothing
+			continue
+		}
 		now := e.opt.Now()
 		if leasedUntil.Sub(now) < leaseRenew {
 			ok, err := e.lease(ctx, channel, d.Name, now)

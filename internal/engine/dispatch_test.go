@@ -276,3 +276,29 @@ func TestOutcomePolicy(t *testing.T) {
 		t.Errorf("no attempt limit: %+v", o)
 	}
 }
+
+// TestStoppedChannelDelivers nothing until started; paused, it delivers.
+func TestStoppedChannelDelivers(t *testing.T) {
+	p := &partner{}
+	p.start(t)
+	defer p.shutdown()
+	eng, st := runEngine(t, fastRetry("lis", NewMLLPSender(p.addr, time.Second)))
+	op := concord.AuditRecord{Actor: "operator", Role: "integration", Address: "local"}
+	if err := eng.SetState(context.Background(), "lab", concord.ChannelStopped, op); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		receive(t, eng, i)
+	}
+	time.Sleep(3 * stateTTL)
+	if c := counts(t, st, "lis"); c[concord.DeliverySent] != 0 || c[concord.DeliveryQueued] != 3 {
+		t.Fatalf("a stopped channel delivered: %v", c)
+	}
+	if err := eng.SetState(context.Background(), "lab", concord.ChannelPaused, op); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery while paused", func() bool { return counts(t, st, "lis")[concord.DeliverySent] == 3 })
+	if err := eng.SetState(context.Background(), "nope", concord.ChannelStopped, op); concord.ErrorCode(err) != concord.ENOTFOUND {
+		t.Fatalf("unknown channel: %v", err)
+	}
+}

@@ -54,6 +54,10 @@ type Engine struct {
 
 	wakeMu sync.Mutex
 	wakes  map[string]chan struct{}
+
+	stateMu  sync.Mutex
+	states   map[string]string // operator-set channel states, from the store
+	statesAt time.Time         // when states was read
 }
 
 // New returns an engine.

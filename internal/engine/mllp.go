@@ -14,6 +14,12 @@ import (
 // into channel.
 func (e *Engine) MLLPHandler(channel string) mllp.Handler {
 	return mllp.HandlerFunc(func(ctx context.Context, c *mllp.Conn, payload []byte) ([]byte, error) {
+		// A channel paused or stopped while a connection is open takes no
+		// more messages on it: closing without an acknowledgment makes the
+		// sender keep the message and send it again later.
+		if e.State(ctx, channel) != concord.ChannelStarted {
+			return nil, ErrNotStarted
+		}
 		return e.Receive(ctx, Inbound{Channel: channel, Peer: PeerOf(c), Payload: payload}), nil
 	})
 }
@@ -38,6 +44,10 @@ func PeerOf(c *mllp.Conn) string {
 // Other connection problems are logged.
 func (e *Engine) ConnError(channel string, c *mllp.Conn, err error, skipped int64) {
 	peer := PeerOf(c)
+	if errors.Is(err, ErrNotStarted) {
+		e.opt.Logger.Info("mllp connection refused: channel not started", "channel", channel, "peer", peer)
+		return
+	}
 	if !errors.Is(err, mllp.ErrFrameTooLarge) && !errors.Is(err, mllp.ErrTruncated) {
 		e.opt.Logger.Warn("mllp connection", "channel", channel, "peer", peer, "err", err, "skipped_bytes", skipped)
 		return

@@ -167,3 +167,36 @@ func (t *sqlTx) PruneContent(ctx context.Context, cutoff time.Time, limit int) (
 		ORDER BY m.id LIMIT $3)`, cutoff.UnixMicro(), concord.DeliveryQueued, limit)
 	return int(n), err
 }
+
+func (t *sqlTx) SetChannelState(ctx context.Context, channel, state string, at time.Time, by string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	switch state {
+	case concord.ChannelStarted, concord.ChannelPaused, concord.ChannelStopped:
+	default:
+		return concord.Errorf(concord.EINVALID, "channel state %q: want started, paused or stopped", state)
+	}
+	_, err := t.q.Exec(t.ctx, `INSERT INTO channel_states (channel, state, changed_at, changed_by) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (channel) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at, changed_by = excluded.changed_by`,
+		channel, state, at.UnixMicro(), by)
+	return err
+}
+
+// ChannelStates returns the operator-set states by channel.
+func (s *Store) ChannelStates(ctx context.Context) (map[string]string, error) {
+	rows, err := s.a.Read.Query(ctx, `SELECT channel, state FROM channel_states`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var ch, st string
+		if err := rows.Scan(&ch, &st); err != nil {
+			return nil, err
+		}
+		out[ch] = st
+	}
+	return out, rows.Err()
+}

@@ -182,3 +182,29 @@ func testPruneContent(t *testing.T, f *Fixture) {
 		}
 	}
 }
+
+func testChannelStates(t *testing.T, f *Fixture) {
+	s := f.Store
+	set := func(ch, st string) error {
+		return s.Update(ctx(t), func(tx concord.Tx) error { return tx.SetChannelState(ctx(t), ch, st, time.Now(), "operator") })
+	}
+	if states, err := s.ChannelStates(ctx(t)); err != nil || len(states) != 0 {
+		t.Fatalf("fresh store states %v %v", states, err)
+	}
+	if err := set("lab", concord.ChannelStopped); err != nil {
+		t.Fatal(err)
+	}
+	if err := set("lab", concord.ChannelPaused); err != nil {
+		t.Fatal(err)
+	}
+	if err := set("adt", concord.ChannelStarted); err != nil {
+		t.Fatal(err)
+	}
+	if err := set("adt", "exploded"); concord.ErrorCode(err) != concord.EINVALID {
+		t.Fatalf("bad state: %v", err)
+	}
+	states, err := s.ChannelStates(ctx(t))
+	if err != nil || states["lab"] != concord.ChannelPaused || states["adt"] != concord.ChannelStarted || len(states) != 2 {
+		t.Fatalf("states %v %v", states, err)
+	}
+}

@@ -57,6 +57,7 @@ func Run(t *testing.T, b Backend) {
 		{"RecentMessage", testRecentMessage},
 		{"Deliveries", testDeliveries},
 		{"PruneContent", testPruneContent},
+		{"ChannelStates", testChannelStates},
 		{"Leases", testLeases},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
