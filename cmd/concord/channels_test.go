@@ -28,6 +28,7 @@ func TestConfiguredChannel(t *testing.T) {
 	cfg := fmt.Sprintf(`channels:
   - name: adt-feed
     mllp: %q
+    filter: 'type == "ADT" && msg.get("PID-3.1") != ""'
     destinations:
       - name: archive
         file: %q

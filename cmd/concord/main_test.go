@@ -245,6 +245,8 @@ func TestBadConfiguration(t *testing.T) {
 	os.WriteFile(blocker, []byte("synthetic"), 0o600)
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("http: \":8080\"\nlisten_port: 9\n"), 0o600)
+	badFilter := filepath.Join(dir, "badfilter.yaml")
+	os.WriteFile(badFilter, []byte("channels:\n  - name: lab\n    mllp: \"127.0.0.1:0\"\n    filter: 'type =='\n"), 0o600)
 	cases := []struct {
 		name string
 		args []string
@@ -252,6 +254,8 @@ func TestBadConfiguration(t *testing.T) {
 	}{
 		{"unknown key", []string{"serve", "--config", bad}, []string{"bad.yaml:2", `unknown key "listen_port"`}},
 		{"missing config", []string{"serve", "--config", filepath.Join(dir, "nope.yaml")}, []string{"nope.yaml", "no such file"}},
+		{"bad filter", []string{"serve", "--config", badFilter, "--data", filepath.Join(dir, "d4"), "--http", "127.0.0.1:0", "--mllp", "off"},
+			[]string{"channel lab (line 2)", `filter "type =="`}},
 		{"port in use", []string{"serve", "--data", filepath.Join(dir, "d1"), "--http", busy.Addr().String()},
 			[]string{"http address " + busy.Addr().String(), "address already in use"}},
 		{"bad address", []string{"serve", "--http", "localhost"}, []string{"flag --http", "host:port"}},

@@ -200,6 +200,13 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 	var out []engine.Channel
 	for _, ch := range cfg.Channels {
 		ec := engine.Channel{Name: ch.Name}
+		if ch.Filter != "" {
+			f, err := engine.CompileFilter(ch.Filter)
+			if err != nil {
+				return nil, fmt.Errorf("config: channel %s (line %d): %v", ch.Name, ch.Line, err)
+			}
+			ec.Filter = f
+		}
 		for _, d := range ch.Destinations {
 			var s engine.Sender
 			switch {

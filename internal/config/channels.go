@@ -17,7 +17,10 @@ import (
 type Channel struct {
 	Name string
 	// MLLP is the listen address of the channel's MLLP source.
-	MLLP         string
+	MLLP string
+	// Filter is a CEL expression deciding which messages the channel
+	// passes to its destinations (see engine.Filter); empty passes all.
+	Filter       string
 	Destinations []Destination
 	Line         int // where the channel is defined, for messages
 }
@@ -54,7 +57,8 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 	for _, item := range n.Content {
 		ch := Channel{Line: item.Line}
 		err := eachKey(path, item, map[string]func(*yaml.Node) error{
-			"name": func(v *yaml.Node) error { return scalar(v, &ch.Name) },
+			"name":   func(v *yaml.Node) error { return scalar(v, &ch.Name) },
+			"filter": func(v *yaml.Node) error { return scalar(v, &ch.Filter) },
 			"mllp": func(v *yaml.Node) error {
 				if err := scalar(v, &ch.MLLP); err != nil {
 					return err

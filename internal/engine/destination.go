@@ -47,7 +47,10 @@ type Destination struct {
 
 // Channel is a channel's configuration as the engine sees it.
 type Channel struct {
-	Name         string
+	Name string
+	// Filter, when set, decides which accepted messages the channel passes
+	// to its destinations; the others are stored as filtered.
+	Filter       *Filter
 	Destinations []Destination
 }
 

@@ -84,13 +84,27 @@ func labMessage(i int) string {
 		"PID|1||MRN-%d^^^North^MR||Synthetic^Pat\rOBR|1|O-%d||24331-1^Lipid panel^LN\rOBX|1|NM|2093-3^Cholesterol^LN||182|mg/dL|||||F\r", i, i, i)
 }
 
+type filteredEngine struct {
+	eng   *Engine
+	store concord.Store
+}
+
+func newFilteredEngine(t *testing.T, f *Filter, dests ...Destination) filteredEngine {
+	eng, st := runEngineWith(t, Channel{Name: "lab", Filter: f, Destinations: dests})
+	return filteredEngine{eng, st}
+}
+
 func runEngine(t *testing.T, dests ...Destination) (*Engine, concord.Store) {
+	return runEngineWith(t, Channel{Name: "lab", Destinations: dests})
+}
+
+func runEngineWith(t *testing.T, ch Channel) (*Engine, concord.Store) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	eng := New(Options{Store: st, Node: "n1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Channels: []Channel{{Name: "lab", Destinations: dests}}})
+		Channels: []Channel{ch}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()

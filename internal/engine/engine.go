@@ -83,6 +83,16 @@ func (e *Engine) ackControlID() string {
 	return e.prefix + "-" + strconv.FormatUint(e.seq.Add(1), 10)
 }
 
+// channel returns a channel's configuration, or nil.
+func (e *Engine) channel(name string) *Channel {
+	for i := range e.opt.Channels {
+		if e.opt.Channels[i].Name == name {
+			return &e.opt.Channels[i]
+		}
+	}
+	return nil
+}
+
 // destinations returns the names of a channel's destinations.
 func (e *Engine) destinations(channel string) []string {
 	for _, ch := range e.opt.Channels {

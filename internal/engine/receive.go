@@ -78,6 +78,18 @@ func (e *Engine) handle(ctx context.Context, in Inbound) ([]byte, *concord.Messa
 	if code != hl7v2.AA {
 		m.Error = describe(issues)
 	}
+	if ch := e.channel(in.Channel); ch != nil && ch.Filter != nil && m.Status == concord.MessageReceived {
+		pass, err := ch.Filter.Pass(ctx, msg)
+		switch {
+		case err != nil:
+			// A broken filter is Concord's problem, not the sender's: keep
+			// the message for an operator and say so.
+			m.Status, m.Error, code = concord.MessageErrored, err.Error(), hl7v2.AE
+			issues = append(issues, hl7v2.Issue{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: "channel filter failed"})
+		case !pass:
+			m.Status = concord.MessageFiltered
+		}
+	}
 	m.AckCode = string(code)
 
 	dup, err := e.store(ctx, m, m.Status != concord.MessageRejected && m.ControlID != "" && in.By == nil, in.By)

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/hl7v2"
+)
+
+func TestFilterExpressions(t *testing.T) {
+	m, err := hl7v2.Parse([]byte(labMessage(7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]bool{
+		`type == "ORU" && trigger == "R01"`:                   true,
+		`type == "ADT"`:                                       false,
+		`msg.get("OBX-3.3") == "LN" && msg.count("OBX") == 1`: true,
+		`msg.get("PID-3.1").startsWith("MRN-")`:               true,
+		`msg.get("ZZZ-1") == ""`:                              true,
+		`control_id in ["LAB-007", "LAB-008"]`:                true,
+		`sender == "LAB^North" && version.startsWith("2.5")`:  true,
+		`structure == "ORU_R01" && msg.count("PID") > 1`:      false,
+		`int(msg.get("OBX-5")) >= 200`:                        false,
+	}
+	for src, want := range cases {
+		f, err := CompileFilter(src)
+		if err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		if got, err := f.Pass(context.Background(), m); err != nil || got != want {
+			t.Errorf("%s = %v, %v; want %v", src, got, err, want)
+		}
+	}
+	for _, bad := range []string{`type ==`, `msg.get("PID-3")`, `1 + 1`, `nope == "x"`, `msg.get(1) == ""`} {
+		if _, err := CompileFilter(bad); err == nil {
+			t.Errorf("%s compiled", bad)
+		}
+	}
+	// Errors at run time: a bad path, and a costly expression stopped by
+	// the cost limit.
+	for _, src := range []string{`msg.get("not a path") == ""`,
+		`[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, [1,2,3,4,5,6,7,8,9,10].all(c, [1,2,3,4,5,6,7,8,9,10].all(d, [1,2,3,4,5,6,7,8,9,10].all(e, a+b+c+d+e > 0)))))`} {
+		f, err := CompileFilter(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if _, err := f.Pass(context.Background(), m); err == nil {
+			t.Errorf("%s evaluated without error", src)
+		}
+	}
+}
+
+// TestChannelFilter: filtered messages are stored as filtered, answered
+// AA and queued nowhere; a filter failing at run time keeps the message as
+// errored for an operator and answers AE.
+func TestChannelFilter(t *testing.T) {
+	p := &partner{}
+	p.start(t)
+	defer p.shutdown()
+	f, err := CompileFilter(`msg.get("PID-3.1") != "MRN-2"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newFilteredEngine(t, f, fastRetry("lis", NewMLLPSender(p.addr, 0)))
+	for i := 1; i <= 3; i++ {
+		receive(t, st.eng, i) // all answered AA
+	}
+	waitFor(t, "delivery", func() bool { return counts(t, st.store, "lis")[concord.DeliverySent] == 2 })
+	ms, _, _ := st.store.Messages(context.Background(), concord.MessageFilter{Status: concord.MessageFiltered})
+	if len(ms) != 1 || ms[0].ControlID != "LAB-002" {
+		t.Fatalf("filtered %+v", ms)
+	}
+	if got := strings.Join(p.got(), ","); got != "LAB-001,LAB-003" {
+		t.Fatalf("delivered %s", got)
+	}
+	bad, _ := CompileFilter(`msg.get("bad path") == ""`)
+	st.eng.opt.Channels[0].Filter = bad
+	ack := st.eng.Receive(context.Background(), Inbound{Channel: "lab", Peer: "x", Payload: []byte(labMessage(9))})
+	if !strings.Contains(string(ack), "MSA|AE|LAB-009") || !strings.Contains(string(ack), "207") {
+		t.Fatalf("ack %q", ack)
+	}
+	ms, _, _ = st.store.Messages(context.Background(), concord.MessageFilter{ControlID: "LAB-009"})
+	if len(ms) != 1 || ms[0].Status != concord.MessageErrored || !strings.Contains(ms[0].Error, "filter") {
+		t.Fatalf("stored %+v", ms)
+	}
+}
