@@ -24,6 +24,9 @@ type Delivery struct {
 	PartnerAck  string    `json:"partner_ack,omitempty"` // the destination's answer, as received
 	CreatedAt   time.Time `json:"created_at"`
 	SentAt      time.Time `json:"sent_at"`
+	// Payload is what to send when the channel transformed the message;
+	// nil sends the message as received.
+	Payload []byte `json:"-"`
 }
 
 // DeliveryOutcome is what one attempt at a delivery came to.

@@ -77,8 +77,9 @@ type Tx interface {
 	// InsertMessage stores m and fills m.ID.
 	InsertMessage(ctx context.Context, m *Message) error
 	// Enqueue adds a delivery of message m to each destination, queued
-	// for now; call it in the transaction that stores m.
-	Enqueue(ctx context.Context, m *Message, destinations []string, now time.Time) error
+	// for now, carrying payload (the transformed message; nil sends m as
+	// received); call it in the transaction that stores m.
+	Enqueue(ctx context.Context, m *Message, destinations []string, payload []byte, now time.Time) error
 	// RecordAttempt stores the outcome of an attempt at delivery id.
 	RecordAttempt(ctx context.Context, id int64, o DeliveryOutcome) error
 	// RequeueDelivery puts delivery id back in its queue (from dead, or

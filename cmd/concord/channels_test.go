@@ -29,6 +29,12 @@ func TestConfiguredChannel(t *testing.T) {
   - name: adt-feed
     mllp: %q
     filter: 'type == "ADT" && msg.get("PID-3.1") != ""'
+    transform:
+      - set: PID-2
+        value: '"EXT-" + msg.get("PID-3.1")'
+      - map: PV1-2
+        table: {O: outpatient, I: inpatient}
+      - add_segment: "ZCN|1|forwarded by Concord"
     destinations:
       - name: archive
         file: %q
@@ -73,6 +79,12 @@ func TestConfiguredChannel(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(out, "adt-feed-*.hl7"))
 	if len(files) != 1 {
 		t.Fatalf("outbox %v", files)
+	}
+	written, _ := os.ReadFile(files[0])
+	for _, want := range []string{"PID|1|EXT-MRN-77|", "PV1|1|outpatient", "ZCN|1|forwarded by Concord"} {
+		if !strings.Contains(string(written), want) {
+			t.Errorf("transformed message lacks %q: %q", want, written)
+		}
 	}
 	pb, _, _ := run(t, dir, "token", "create", "--role", "integration", "--data", filepath.Join(dir, "partner"))
 	_, body := get(t, partner.url+"/api/messages?control_id=SYN-1", strings.TrimSpace(pb))

@@ -207,6 +207,18 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 			}
 			ec.Filter = f
 		}
+		if len(ch.Transform) > 0 {
+			steps := make([]engine.Step, len(ch.Transform))
+			for i, s := range ch.Transform {
+				steps[i] = engine.Step{Set: s.Set, Value: s.Value, Copy: s.Copy, To: s.To, Clear: s.Clear, Map: s.Map,
+					Table: s.Table, Default: s.Default, DeleteSegments: s.DeleteSegments, AddSegment: s.AddSegment}
+			}
+			tr, err := engine.CompileTransformer(steps)
+			if err != nil {
+				return nil, fmt.Errorf("config: channel %s (line %d) transform: %v", ch.Name, ch.Line, err)
+			}
+			ec.Transformer = tr
+		}
 		for _, d := range ch.Destinations {
 			var s engine.Sender
 			switch {

@@ -20,9 +20,21 @@ type Channel struct {
 	MLLP string
 	// Filter is a CEL expression deciding which messages the channel
 	// passes to its destinations (see engine.Filter); empty passes all.
-	Filter       string
+	Filter string
+	// Transform is the channel's transformer steps (see engine.Step).
+	Transform    []Step
 	Destinations []Destination
 	Line         int // where the channel is defined, for messages
+}
+
+// Step is one transformer step from concord.yaml: exactly one of set
+// (with value), copy (with to), clear, map (with table and optionally
+// default), delete_segments and add_segment.
+type Step struct {
+	Set, Value, Copy, To, Clear, Map string
+	Table                            map[string]string
+	Default                          *string
+	DeleteSegments, AddSegment       string
 }
 
 // Destination is where a channel delivers each message it accepts, with
@@ -59,6 +71,50 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 		err := eachKey(path, item, map[string]func(*yaml.Node) error{
 			"name":   func(v *yaml.Node) error { return scalar(v, &ch.Name) },
 			"filter": func(v *yaml.Node) error { return scalar(v, &ch.Filter) },
+			"transform": func(v *yaml.Node) error {
+				if v.Kind != yaml.SequenceNode {
+					return fmt.Errorf("must be a list of steps")
+				}
+				for _, sn := range v.Content {
+					var s Step
+					err := eachKey(path, sn, map[string]func(*yaml.Node) error{
+						"set":             func(v *yaml.Node) error { return scalar(v, &s.Set) },
+						"value":           func(v *yaml.Node) error { return scalar(v, &s.Value) },
+						"copy":            func(v *yaml.Node) error { return scalar(v, &s.Copy) },
+						"to":              func(v *yaml.Node) error { return scalar(v, &s.To) },
+						"clear":           func(v *yaml.Node) error { return scalar(v, &s.Clear) },
+						"map":             func(v *yaml.Node) error { return scalar(v, &s.Map) },
+						"delete_segments": func(v *yaml.Node) error { return scalar(v, &s.DeleteSegments) },
+						"add_segment":     func(v *yaml.Node) error { return scalar(v, &s.AddSegment) },
+						"default": func(v *yaml.Node) error {
+							var d string
+							if err := scalar(v, &d); err != nil {
+								return err
+							}
+							s.Default = &d
+							return nil
+						},
+						"table": func(v *yaml.Node) error {
+							if v.Kind != yaml.MappingNode {
+								return fmt.Errorf("must be a mapping of values")
+							}
+							s.Table = map[string]string{}
+							for i := 0; i+1 < len(v.Content); i += 2 {
+								if v.Content[i+1].Kind != yaml.ScalarNode {
+									return fmt.Errorf("value of %q wants a single value", v.Content[i].Value)
+								}
+								s.Table[v.Content[i].Value] = v.Content[i+1].Value
+							}
+							return nil
+						},
+					})
+					if err != nil {
+						return err
+					}
+					ch.Transform = append(ch.Transform, s)
+				}
+				return nil
+			},
 			"mllp": func(v *yaml.Node) error {
 				if err := scalar(v, &ch.MLLP); err != nil {
 					return err

@@ -50,7 +50,9 @@ type Channel struct {
 	Name string
 	// Filter, when set, decides which accepted messages the channel passes
 	// to its destinations; the others are stored as filtered.
-	Filter       *Filter
+	Filter *Filter
+	// Transformer, when set, rewrites what the destinations receive.
+	Transformer  *Transformer
 	Destinations []Destination
 }
 

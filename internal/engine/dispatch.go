@@ -103,6 +103,11 @@ func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, w
 			sleep(ctx, nil, min(wait, leaseRenew))
 			continue
 		}
+		if head.Payload != nil { // the channel's transformer wrote what to send
+			sent := *msg
+			sent.Raw = head.Payload
+			msg = &sent
+		}
 		actx, cancel := context.WithTimeout(ctx, d.Timeout)
 		res := d.Sender.Deliver(actx, msg)
 		cancel()

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/concord-health/concord"
@@ -87,4 +88,69 @@ func TestChannelFilter(t *testing.T) {
 	if len(ms) != 1 || ms[0].Status != concord.MessageErrored || !strings.Contains(ms[0].Error, "filter") {
 		t.Fatalf("stored %+v", ms)
 	}
+}
+
+// TestTransformer: destinations get the transformed message; the store
+// keeps the message as received; a bad step keeps it as errored.
+func TestTransformer(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	final := "C"
+	tr, err := CompileTransformer([]Step{
+		{Set: "PID-2", Value: `"EXT-" + msg.get("PID-3.1")`},
+		{Copy: "OBR-2", To: "OBR-3"},
+		{Clear: "PID-5"},
+		{Map: "OBX-11", Table: map[string]string{"F": final}},
+		{AddSegment: "NTE|1||transformed by Concord"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A destination that records the bytes it is given.
+	rec := senderFunc(func(ctx context.Context, m *concord.Message) Result {
+		mu.Lock()
+		got = append(got, string(m.Raw))
+		mu.Unlock()
+		return Result{Code: "AA"}
+	})
+	st := newTransformingEngine(t, tr, fastRetry("rec", rec))
+	receive(t, st.eng, 4)
+	waitFor(t, "delivery", func() bool { return counts(t, st.store, "rec")[concord.DeliverySent] == 1 })
+	out, err := hl7v2.Parse([]byte(got[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"PID-2": "EXT-MRN-4", "OBR-3": "O-4", "PID-5": "", "OBX-11": "C", "NTE-3": "transformed by Concord", "PID-3.1": "MRN-4"} {
+		if v := out.Get(path); v != want {
+			t.Errorf("%s = %q, want %q", path, v, want)
+		}
+	}
+	ms, _, _ := st.store.Messages(context.Background(), concord.MessageFilter{ControlID: "LAB-004"})
+	stored, _ := st.store.Message(context.Background(), ms[0].ID)
+	if string(stored.Raw) != labMessage(4) {
+		t.Fatalf("stored message changed: %q", stored.Raw)
+	}
+	for _, bad := range [][]Step{
+		{{Set: "PID-2", Value: `1 + 1`}},
+		{{Set: "bad", Value: `"x"`}},
+		{{Map: "PID-8"}},
+		{{Clear: "PID-5", Copy: "PID-3"}},
+		{{DeleteSegments: "MSH"}},
+		{{AddSegment: "NTE|1\rMSH|x"}},
+	} {
+		if _, err := CompileTransformer(bad); err == nil {
+			t.Errorf("%+v compiled", bad)
+		}
+	}
+}
+
+// senderFunc adapts a function to Sender.
+type senderFunc func(ctx context.Context, m *concord.Message) Result
+
+func (f senderFunc) Deliver(ctx context.Context, m *concord.Message) Result { return f(ctx, m) }
+func (f senderFunc) Close() error                                           { return nil }
+
+func newTransformingEngine(t *testing.T, tr *Transformer, dests ...Destination) filteredEngine {
+	eng, st := runEngineWith(t, Channel{Name: "lab", Transformer: tr, Destinations: dests})
+	return filteredEngine{eng, st}
 }

@@ -78,21 +78,31 @@ func (e *Engine) handle(ctx context.Context, in Inbound) ([]byte, *concord.Messa
 	if code != hl7v2.AA {
 		m.Error = describe(issues)
 	}
-	if ch := e.channel(in.Channel); ch != nil && ch.Filter != nil && m.Status == concord.MessageReceived {
-		pass, err := ch.Filter.Pass(ctx, msg)
-		switch {
-		case err != nil:
-			// A broken filter is Concord's problem, not the sender's: keep
-			// the message for an operator and say so.
+	var payload []byte
+	if ch := e.channel(in.Channel); ch != nil && m.Status == concord.MessageReceived {
+		// A broken filter or transformer is Concord's problem, not the
+		// sender's: keep the message for an operator and say so.
+		broken := func(err error, what string) {
 			m.Status, m.Error, code = concord.MessageErrored, err.Error(), hl7v2.AE
-			issues = append(issues, hl7v2.Issue{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: "channel filter failed"})
-		case !pass:
-			m.Status = concord.MessageFiltered
+			issues = append(issues, hl7v2.Issue{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: what})
+		}
+		if ch.Filter != nil {
+			if pass, err := ch.Filter.Pass(ctx, msg); err != nil {
+				broken(err, "channel filter failed")
+			} else if !pass {
+				m.Status = concord.MessageFiltered
+			}
+		}
+		if ch.Transformer != nil && m.Status == concord.MessageReceived {
+			var err error
+			if payload, err = ch.Transformer.Apply(ctx, msg); err != nil {
+				broken(err, "channel transformer failed")
+			}
 		}
 	}
 	m.AckCode = string(code)
 
-	dup, err := e.store(ctx, m, m.Status != concord.MessageRejected && m.ControlID != "" && in.By == nil, in.By)
+	dup, err := e.store(ctx, m, m.Status != concord.MessageRejected && m.ControlID != "" && in.By == nil, in.By, payload)
 	if err != nil {
 		e.opt.Logger.Error("message not stored", "channel", m.Channel, "control_id", m.ControlID, "err", err)
 		fail := []hl7v2.Issue{{Code: hl7v2.CodeApplicationError, Text: "message not stored: send it again"}}
@@ -151,7 +161,7 @@ func describe(issues []hl7v2.Issue) string {
 // store commits m and its audit record. With dedupe, a message with the
 // same sender and control ID received within the duplicate window makes
 // m a duplicate of it, which is returned.
-func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool, by *concord.AuditRecord) (*concord.Message, error) {
+func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool, by *concord.AuditRecord, payload []byte) (*concord.Message, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	status := m.Status
@@ -173,7 +183,7 @@ func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool, by 
 			return err
 		}
 		if m.Status == concord.MessageReceived && len(dests) > 0 {
-			if err := tx.Enqueue(ctx, m, dests, m.ReceivedAt); err != nil {
+			if err := tx.Enqueue(ctx, m, dests, payload, m.ReceivedAt); err != nil {
 				return err
 			}
 		}
@@ -222,7 +232,7 @@ func (e *Engine) reject(ctx context.Context, m *concord.Message, perr error) []b
 			issue.Location = hl7v2.Location{Segment: "MSH", Seq: pe.Segment}
 		}
 	}
-	if _, err := e.store(ctx, m, false, nil); err != nil {
+	if _, err := e.store(ctx, m, false, nil, nil); err != nil {
 		e.opt.Logger.Error("rejected input not stored", "channel", m.Channel, "peer", m.Peer, "err", err)
 		issue = hl7v2.Issue{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: "message not stored: send it again"}
 		return e.bareAck(hl7v2.AE, m.ControlID, issue)

@@ -7,13 +7,13 @@ import (
 	"github.com/concord-health/concord"
 )
 
-func (t *sqlTx) Enqueue(ctx context.Context, m *concord.Message, destinations []string, now time.Time) error {
+func (t *sqlTx) Enqueue(ctx context.Context, m *concord.Message, destinations []string, payload []byte, now time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	for _, d := range destinations {
-		if _, err := t.q.Exec(t.ctx, `INSERT INTO deliveries (message_id, channel, destination, status, next_attempt, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, m.ID, m.Channel, d, concord.DeliveryQueued, now.UnixMicro(), now.UnixMicro()); err != nil {
+		if _, err := t.q.Exec(t.ctx, `INSERT INTO deliveries (message_id, channel, destination, status, next_attempt, created_at, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, m.ID, m.Channel, d, concord.DeliveryQueued, now.UnixMicro(), now.UnixMicro(), payload); err != nil {
 			return err
 		}
 	}
@@ -82,14 +82,17 @@ func (t *sqlTx) DiscardDeliveries(ctx context.Context, messageID int64, note str
 }
 
 const deliveryColumns = `d.id, d.message_id, d.channel, d.destination, d.status, d.attempts, d.next_attempt, d.last_error,
-	d.partner_ack, d.created_at, d.sent_at`
+	d.partner_ack, d.created_at, d.sent_at, COALESCE(d.payload, $1)`
 
 func scanDelivery(row interface{ Scan(...any) error }) (*concord.Delivery, error) {
 	var d concord.Delivery
 	var next, created, sent int64
 	if err := row.Scan(&d.ID, &d.MessageID, &d.Channel, &d.Destination, &d.Status, &d.Attempts, &next, &d.LastError,
-		&d.PartnerAck, &created, &sent); err != nil {
+		&d.PartnerAck, &created, &sent, &d.Payload); err != nil {
 		return nil, err
+	}
+	if len(d.Payload) == 0 {
+		d.Payload = nil
 	}
 	d.NextAttempt, d.CreatedAt = fromMicros(next), fromMicros(created)
 	if sent != 0 {
@@ -100,7 +103,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (*concord.Delivery, error
 
 // Deliveries returns a message's deliveries.
 func (s *Store) Deliveries(ctx context.Context, messageID int64) ([]*concord.Delivery, error) {
-	rows, err := s.a.Read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.message_id = $1 ORDER BY d.destination`, messageID)
+	rows, err := s.a.Read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.message_id = $2 ORDER BY d.destination`, []byte{}, messageID)
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +122,8 @@ func (s *Store) Deliveries(ctx context.Context, messageID int64) ([]*concord.Del
 // NextDelivery returns the head of a destination's queue and its message.
 func (s *Store) NextDelivery(ctx context.Context, channel, destination string) (*concord.Delivery, *concord.Message, error) {
 	d, err := scanDelivery(s.a.Read.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
-		WHERE d.channel = $1 AND d.destination = $2 AND d.status = $3 ORDER BY d.id LIMIT 1`,
-		channel, destination, concord.DeliveryQueued))
+		WHERE d.channel = $2 AND d.destination = $3 AND d.status = $4 ORDER BY d.id LIMIT 1`,
+		[]byte{}, channel, destination, concord.DeliveryQueued))
 	if err == ErrNoRows {
 		return nil, nil, nil
 	} else if err != nil {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func testDeliveries(t *testing.T, f *Fixture) {
 			if err := tx.InsertMessage(ctx(t), m); err != nil {
 				return err
 			}
-			return tx.Enqueue(ctx(t), m, []string{"lis", "archive"}, now)
+			return tx.Enqueue(ctx(t), m, []string{"lis", "archive"}, payloadFor(i), now)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +38,8 @@ func testDeliveries(t *testing.T, f *Fixture) {
 		return s.Update(ctx(t), func(tx concord.Tx) error { return tx.RecordAttempt(ctx(t), id, o) })
 	}
 	d := head("lis")
-	if d == nil || d.MessageID != ms[0].ID || d.Status != concord.DeliveryQueued || d.Attempts != 0 || !d.CreatedAt.Equal(now) {
+	if d == nil || d.MessageID != ms[0].ID || d.Status != concord.DeliveryQueued || d.Attempts != 0 || !d.CreatedAt.Equal(now) ||
+		string(d.Payload) != "transformed 1" {
 		t.Fatalf("first head %+v", d)
 	}
 	// A failed attempt keeps the delivery at the head: FIFO holds.
@@ -55,7 +57,7 @@ func testDeliveries(t *testing.T, f *Fixture) {
 	if err := record(d.ID, concord.DeliveryOutcome{Status: concord.DeliverySent, At: retryAt}); concord.ErrorCode(err) != concord.ECONFLICT {
 		t.Fatalf("recording a sent delivery again: %v", err)
 	}
-	if next := head("lis"); next == nil || next.MessageID != ms[1].ID {
+	if next := head("lis"); next == nil || next.MessageID != ms[1].ID || next.Payload != nil {
 		t.Fatalf("second head %+v", next)
 	}
 	// The other destination has its own queue.
@@ -141,4 +143,12 @@ func testLeases(t *testing.T, f *Fixture) {
 	if !lease("node-b", now.Add(51*time.Second)) {
 		t.Fatal("an expired lease was not taken over")
 	}
+}
+
+// payloadFor gives odd messages a transformed payload and even ones none.
+func payloadFor(i int) []byte {
+	if i%2 == 1 {
+		return []byte(fmt.Sprintf("transformed %d", i))
+	}
+	return nil
 }

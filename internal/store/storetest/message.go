@@ -157,7 +157,7 @@ func testPruneContent(t *testing.T, f *Fixture) {
 		if err := tx.InsertMessage(ctx(t), held); err != nil {
 			return err
 		}
-		return tx.Enqueue(ctx(t), held, []string{"lis"}, now) // still to be delivered
+		return tx.Enqueue(ctx(t), held, []string{"lis"}, nil, now) // still to be delivered
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
 -- Deliveries: one row per message and destination, sent in id order per
--- destination (see concord.Delivery).
+-- destination (see concord.Delivery). payload is the transformed message
+-- to send, NULL to send the message as received.
 CREATE TABLE deliveries (
 	id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	message_id   BIGINT NOT NULL REFERENCES messages (id),
@@ -11,6 +12,7 @@ CREATE TABLE deliveries (
 	last_error   TEXT NOT NULL DEFAULT '',
 	partner_ack  TEXT NOT NULL DEFAULT '',
 	created_at   BIGINT NOT NULL,
+	payload      BYTEA,
 	sent_at      BIGINT NOT NULL DEFAULT 0
 );
 -- The head of each destination's queue.
