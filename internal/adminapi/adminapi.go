@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/internal/httperr"
 )
 
 // Router is where the admin API registers its routes; the HTTP server
@@ -70,7 +71,7 @@ type StoreStatus struct {
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	counts, err := a.store.Counts(r.Context())
 	if err != nil {
-		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		storeFailed(w, r, err)
 		return
 	}
 	st := a.store.Stats()
@@ -90,6 +91,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// writeJSON writes an answer indented for people reading the admin API.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -98,20 +100,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// writeErr answers 503 for a store failure.
-func writeErr(w http.ResponseWriter, err error) {
-	writeJSON(w, http.StatusServiceUnavailable, map[string]any{
-		"error": map[string]string{"code": concord.ErrorCode(err), "message": concord.ErrorMessage(err)},
-	})
-}
-
-// writeError answers a caller's mistake with its status.
-func writeError(w http.ResponseWriter, err error) {
-	status := http.StatusBadRequest
-	if concord.ErrorCode(err) == concord.ENOTFOUND {
-		status = http.StatusNotFound
-	}
-	writeJSON(w, status, map[string]any{
-		"error": map[string]string{"code": concord.ErrorCode(err), "message": concord.ErrorMessage(err)},
-	})
+// storeFailed answers a failure to reach the store.
+func storeFailed(w http.ResponseWriter, r *http.Request, err error) {
+	httperr.Write(w, r, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
 }

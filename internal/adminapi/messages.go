@@ -9,6 +9,7 @@ import (
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/hl7v2"
+	"github.com/concord-health/concord/internal/httperr"
 )
 
 // registerMessages adds the channel and message routes.
@@ -50,12 +51,12 @@ type DestinationCounts struct {
 func (a *api) channels(w http.ResponseWriter, r *http.Request) {
 	counts, err := a.store.MessageCounts(r.Context())
 	if err != nil {
-		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		storeFailed(w, r, err)
 		return
 	}
 	deliveries, err := a.store.DeliveryCounts(r.Context())
 	if err != nil {
-		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		storeFailed(w, r, err)
 		return
 	}
 	out := []Channel{}
@@ -96,24 +97,24 @@ func (a *api) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if f.Since, err = timeParam(q.Get("since")); err != nil {
-		writeError(w, concord.Errorf(concord.EINVALID, "since: %v", err))
+		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "since: %v", err))
 		return
 	}
 	if f.Until, err = timeParam(q.Get("until")); err != nil {
-		writeError(w, concord.Errorf(concord.EINVALID, "until: %v", err))
+		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "until: %v", err))
 		return
 	}
 	if f.Limit, err = intParam(q.Get("limit"), 100, 1000); err != nil {
-		writeError(w, concord.Errorf(concord.EINVALID, "limit: %v", err))
+		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "limit: %v", err))
 		return
 	}
 	if f.Offset, err = intParam(q.Get("offset"), 0, 1<<30); err != nil {
-		writeError(w, concord.Errorf(concord.EINVALID, "offset: %v", err))
+		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "offset: %v", err))
 		return
 	}
 	ms, total, err := a.store.Messages(r.Context(), f)
 	if err != nil {
-		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		storeFailed(w, r, err)
 		return
 	}
 	if ms == nil {
@@ -142,22 +143,21 @@ type Segment struct {
 func (a *api) message(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
-		writeError(w, concord.Errorf(concord.EINVALID, "message id must be a positive number"))
+		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "message id must be a positive number"))
 		return
 	}
 	m, err := a.store.Message(r.Context(), id)
 	if err != nil {
-		if concord.ErrorCode(err) == concord.ENOTFOUND {
-			writeError(w, err)
-			return
+		if concord.ErrorCode(err) != concord.ENOTFOUND {
+			err = concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable")
 		}
-		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		httperr.Write(w, r, err)
 		return
 	}
 	concord.NoteAudit(r.Context(), "message/"+strconv.FormatInt(m.ID, 10), m.PatientID)
 	d := MessageDetail{Message: m, Raw: string(m.Raw), Deliveries: []*concord.Delivery{}}
 	if ds, err := a.store.Deliveries(r.Context(), m.ID); err != nil {
-		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		storeFailed(w, r, err)
 		return
 	} else if ds != nil {
 		d.Deliveries = ds

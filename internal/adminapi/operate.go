@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/internal/httperr"
 )
 
 // Engine is what the admin API needs of the interface engine: running a
@@ -43,12 +44,12 @@ func (a *api) registerOperations(r Router) {
 // setState starts, pauses or stops a channel.
 func (a *api) setState(w http.ResponseWriter, r *http.Request, state string) {
 	if a.engine == nil {
-		writeJSON(w, http.StatusNotImplemented, map[string]any{"error": map[string]string{"code": concord.EUNSUPPORTED, "message": "this node runs no interface engine"}})
+		noEngine(w, r)
 		return
 	}
 	name := r.PathValue("name")
 	err := a.engine.SetState(r.Context(), name, state, concord.AuditTemplateFrom(r.Context()))
-	answer(w, map[string]any{"name": name, "state": state}, err)
+	answer(w, r, map[string]any{"name": name, "state": state}, err)
 }
 
 func pathID(r *http.Request) (int64, error) {
@@ -59,19 +60,23 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// answer writes the result of an operation, mapping store and caller
-// errors to their status.
-func answer(w http.ResponseWriter, v any, err error) {
+// answer writes the result of an operation, or its error through the one
+// error table; an error without a Concord code is a store failure.
+func answer(w http.ResponseWriter, r *http.Request, v any, err error) {
 	switch concord.ErrorCode(err) {
 	case "":
 		writeJSON(w, http.StatusOK, v)
-	case concord.ENOTFOUND, concord.EINVALID:
-		writeError(w, err)
-	case concord.ECONFLICT:
-		writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]string{"code": concord.ECONFLICT, "message": concord.ErrorMessage(err)}})
+	case concord.EINTERNAL:
+		storeFailed(w, r, err)
 	default:
-		writeErr(w, concord.WrapError(concord.EUNAVAILABLE, err, "store unavailable"))
+		httperr.Write(w, r, err)
 	}
+}
+
+// noEngine answers an operation that needs the interface engine on a
+// server that runs none.
+func noEngine(w http.ResponseWriter, r *http.Request) {
+	httperr.Write(w, r, concord.Errorf(concord.EUNSUPPORTED, "this node runs no interface engine"))
 }
 
 // reprocess runs a message through its channel again; a JSON body
@@ -79,17 +84,21 @@ func answer(w http.ResponseWriter, v any, err error) {
 func (a *api) reprocess(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
-		writeError(w, err)
+		httperr.Write(w, r, err)
 		return
 	}
 	if a.engine == nil {
-		writeJSON(w, http.StatusNotImplemented, map[string]any{"error": map[string]string{"code": concord.EUNSUPPORTED, "message": "this node runs no interface engine"}})
+		noEngine(w, r)
 		return
 	}
 	var raw []byte
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxEditedMessage+1))
-	if err != nil || len(body) > maxEditedMessage {
-		writeError(w, concord.Errorf(concord.EINVALID, "body: at most %d bytes of JSON", maxEditedMessage))
+	if err != nil {
+		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "body: %v", err))
+		return
+	}
+	if len(body) > maxEditedMessage {
+		httperr.Write(w, r, concord.Errorf(concord.ETOOLARGE, "body: at most %d bytes", maxEditedMessage))
 		return
 	}
 	if len(body) > 0 {
@@ -97,7 +106,7 @@ func (a *api) reprocess(w http.ResponseWriter, r *http.Request) {
 			Raw *string `json:"raw"`
 		}
 		if err := json.Unmarshal(body, &req); err != nil {
-			writeError(w, concord.Errorf(concord.EINVALID, "body: want {\"raw\": \"MSH|…\"}: %v", err))
+			httperr.Write(w, r, concord.Errorf(concord.EINVALID, "body: want {\"raw\": \"MSH|…\"}: %v", err))
 			return
 		}
 		if req.Raw != nil {
@@ -107,22 +116,22 @@ func (a *api) reprocess(w http.ResponseWriter, r *http.Request) {
 	by := concord.AuditTemplateFrom(r.Context())
 	m, code, err := a.engine.Reprocess(r.Context(), id, raw, by)
 	if err != nil {
-		answer(w, nil, err)
+		answer(w, r, nil, err)
 		return
 	}
-	answer(w, map[string]any{"message_id": m.ID, "status": m.Status, "ack_code": code, "reprocessed_from": id}, nil)
+	answer(w, r, map[string]any{"message_id": m.ID, "status": m.Status, "ack_code": code, "reprocessed_from": id}, nil)
 }
 
 // discard gives up a message's queued deliveries.
 func (a *api) discard(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
-		writeError(w, err)
+		httperr.Write(w, r, err)
 		return
 	}
 	m, err := a.store.Message(r.Context(), id)
 	if err != nil {
-		answer(w, nil, err)
+		answer(w, r, nil, err)
 		return
 	}
 	rec := concord.AuditTemplateFrom(r.Context())
@@ -137,14 +146,14 @@ func (a *api) discard(w http.ResponseWriter, r *http.Request) {
 		r2.Detail = fmt.Sprintf("discarded %d queued deliveries", n)
 		return tx.AppendAudit(r.Context(), &r2)
 	})
-	answer(w, map[string]any{"message_id": id, "discarded": n}, err)
+	answer(w, r, map[string]any{"message_id": id, "discarded": n}, err)
 }
 
 // retry puts a delivery back at the head of its queue, to be tried now.
 func (a *api) retry(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
-		writeError(w, err)
+		httperr.Write(w, r, err)
 		return
 	}
 	rec := concord.AuditTemplateFrom(r.Context())
@@ -157,5 +166,5 @@ func (a *api) retry(w http.ResponseWriter, r *http.Request) {
 		r2 := rec
 		return tx.AppendAudit(r.Context(), &r2)
 	})
-	answer(w, map[string]any{"delivery_id": id, "status": concord.DeliveryQueued}, err)
+	answer(w, r, map[string]any{"delivery_id": id, "status": concord.DeliveryQueued}, err)
 }

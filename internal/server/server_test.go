@@ -398,3 +398,25 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("still accepting after shutdown")
 	}
 }
+
+// TestErrorTable: answers come from the one table (internal/httperr): an
+// operation that needs the interface engine, on a server without one, is
+// 501 not-supported; a malformed id is 400.
+func TestErrorTable(t *testing.T) {
+	e := newEnv(t, server.Options{})
+	_, bearer := e.token(concord.RoleAdmin, "")
+	req, _ := http.NewRequest("POST", e.http.URL+"/api/messages/1/reprocess", nil)
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 501 || !strings.Contains(string(body), `"code":"unsupported"`) {
+		t.Fatalf("no engine: %d %s", resp.StatusCode, body)
+	}
+	if r, body := e.get("/api/messages/x", bearer); r.StatusCode != 400 || !strings.Contains(body, `"code":"invalid"`) {
+		t.Fatalf("bad id: %d %s", r.StatusCode, body)
+	}
+}

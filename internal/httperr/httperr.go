@@ -1,0 +1,73 @@
+// Package httperr is the one table from Concord's error codes to what
+// HTTP callers see, and the writer of error answers, for every HTTP front
+// door (the server's own routes, the admin API, FHIR later).
+package httperr
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/concord-health/concord"
+)
+
+// mapping is the one table from Concord error codes to what HTTP callers
+// see: the status, and the OperationOutcome issue type
+// (http://hl7.org/fhir/issue-type) for FHIR routes.
+var mapping = map[string]struct {
+	status    int
+	issueType string
+}{
+	concord.EINVALID:      {http.StatusBadRequest, "invalid"},
+	concord.ENOTFOUND:     {http.StatusNotFound, "not-found"},
+	concord.ECONFLICT:     {http.StatusConflict, "conflict"},
+	concord.EUNAUTHORIZED: {http.StatusUnauthorized, "login"},
+	concord.EFORBIDDEN:    {http.StatusForbidden, "forbidden"},
+	concord.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "too-costly"},
+	concord.EUNAVAILABLE:  {http.StatusServiceUnavailable, "transient"},
+	concord.EUNSUPPORTED:  {http.StatusNotImplemented, "not-supported"},
+	concord.EINTERNAL:     {http.StatusInternalServerError, "exception"},
+}
+
+// Status returns the HTTP status for err.
+func Status(err error) int {
+	if m, ok := mapping[concord.ErrorCode(err)]; ok {
+		return m.status
+	}
+	return http.StatusInternalServerError
+}
+
+// Write answers with err: an OperationOutcome on FHIR routes, a JSON
+// error object elsewhere. Only the caller-safe message is shown.
+func Write(w http.ResponseWriter, r *http.Request, err error) {
+	code := concord.ErrorCode(err)
+	m, ok := mapping[code]
+	if !ok {
+		code, m = concord.EINTERNAL, mapping[concord.EINTERNAL]
+	}
+	if m.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="concord"`)
+	}
+	msg := concord.ErrorMessage(err)
+	if strings.HasPrefix(r.URL.Path, "/fhir/") || r.URL.Path == "/fhir" {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.WriteHeader(m.status)
+		json.NewEncoder(w).Encode(map[string]any{
+			"resourceType": "OperationOutcome",
+			"issue": []map[string]any{{
+				"severity":    "error",
+				"code":        m.issueType,
+				"diagnostics": msg,
+			}},
+		})
+		return
+	}
+	JSON(w, m.status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+// JSON writes v as a compact JSON answer with the given status.
+func JSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
