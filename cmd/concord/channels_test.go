@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,12 +17,7 @@ func TestConfiguredChannel(t *testing.T) {
 	dir := t.TempDir()
 	// The partner: another Concord, receiving on its default channel.
 	partner := startServe(t, t.TempDir(), "--data", filepath.Join(dir, "partner"))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	chanAddr := ln.Addr().String()
-	ln.Close()
+	chanAddr := freePort(t)
 	out := filepath.Join(dir, "outbox")
 	cfg := fmt.Sprintf(`channels:
   - name: adt-feed

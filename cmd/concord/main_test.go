@@ -137,9 +137,11 @@ func (n *node) stop(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url, bearer string) (int, string) {
+// request sends an HTTP request with an optional bearer token and body
+// and returns the status and body.
+func request(t *testing.T, method, url, bearer, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
@@ -150,6 +152,16 @@ func get(t *testing.T, url, bearer string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+func get(t *testing.T, url, bearer string) (int, string) {
+	t.Helper()
+	return request(t, "GET", url, bearer, "")
+}
+
+func post(t *testing.T, url, bearer, body string) (int, string) {
+	t.Helper()
+	return request(t, "POST", url, bearer, body)
 }
 
 // walkthrough is the quick start: serve, probe, create a token, call the

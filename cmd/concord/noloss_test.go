@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,12 +35,7 @@ func noLoss(t *testing.T, storeArgs []string, open func() concord.Store) {
 	dir := t.TempDir()
 	partnerData := filepath.Join(t.TempDir(), "partner")
 	partner := startServe(t, t.TempDir(), "--data", partnerData)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed := ln.Addr().String()
-	ln.Close()
+	feed := freePort(t)
 	cfg := fmt.Sprintf("channels:\n  - name: feed\n    mllp: %q\n    destinations:\n      - name: partner\n"+
 		"        mllp: %q\n        retry_initial: 50ms\n        retry_max: 500ms\n", feed, partner.mllp)
 	if err := os.WriteFile(filepath.Join(dir, "concord.yaml"), []byte(cfg), 0o600); err != nil {
