@@ -37,6 +37,9 @@ const (
 	PermChannelsManage Permission = "channels.manage"
 	PermMessagesRead   Permission = "messages.read"
 	PermMessagesManage Permission = "messages.manage"
+	// PermMessagesSubmit lets a system send interface messages over HTTP
+	// to channels that take them.
+	PermMessagesSubmit Permission = "messages.submit"
 )
 
 // roleInfo is what a role may do: its permissions on non-clinical objects,
@@ -52,7 +55,7 @@ var roleTable = map[Role]roleInfo{
 	RoleAdmin: {
 		perms: []Permission{PermStatusRead, PermMetricsRead, PermConfigRead, PermConfigManage,
 			PermTokensManage, PermAuditRead, PermChannelsRead, PermChannelsManage,
-			PermMessagesRead, PermMessagesManage},
+			PermMessagesRead, PermMessagesManage, PermMessagesSubmit},
 		contexts:      []string{ScopeSystem, ScopeUser, ScopePatient},
 		defaultScopes: []string{"system/*.cruds"},
 	},
@@ -62,7 +65,7 @@ var roleTable = map[Role]roleInfo{
 	},
 	RoleIntegration: {
 		perms: []Permission{PermMetricsRead, PermChannelsRead, PermChannelsManage,
-			PermMessagesRead, PermMessagesManage},
+			PermMessagesRead, PermMessagesManage, PermMessagesSubmit},
 		contexts:      []string{ScopeSystem},
 		defaultScopes: []string{"system/*.cruds"},
 	},

@@ -102,6 +102,11 @@ type Server struct {
 	// check, before a byte is read: an error closes the connection (and
 	// goes to OnError), so a source can refuse work while it is paused.
 	Admit func(c *Conn) error
+	// Verify, when set, is asked about each connection after its TLS
+	// handshake (c.TLS is set then) and before a frame is read: an error
+	// closes the connection (and goes to OnError). It is where a source
+	// checks who the client certificate names.
+	Verify func(c *Conn) error
 	// MaxConns caps the connections open at once; 0 means 1000. Beyond it
 	// new connections are closed at once.
 	MaxConns int
@@ -304,6 +309,12 @@ func (st *serving) serve(ctx context.Context, sc *serverConn) {
 		sc.info.TLS = &state
 		conn = tc
 		defer tc.Close() // sends close_notify before the deferred raw close
+	}
+	if st.srv.Verify != nil {
+		if err := st.srv.Verify(&sc.info); err != nil {
+			st.report(&sc.info, err, 0)
+			return
+		}
 	}
 	log := st.log.With("conn", sc.info.ID, "remote", addrString(sc.info.RemoteAddr))
 	log.Debug("mllp: connection opened")

@@ -2,6 +2,7 @@ package mllp
 
 import (
 	"context"
+	"errors"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -128,4 +129,43 @@ func TestTLSClientCertificates(t *testing.T) {
 			t.Fatal("plain Send to a TLS server succeeded")
 		}
 	})
+}
+
+// TestVerifyAfterHandshake: Verify sees the verified client certificate
+// and can refuse the connection before any frame reaches the handler.
+func TestVerifyAfterHandshake(t *testing.T) {
+	pki := newTestPKI(t)
+	handled := make(chan string, 4)
+	seen := make(chan string, 4)
+	s := &Server{
+		Handler: HandlerFunc(func(ctx context.Context, c *Conn, payload []byte) ([]byte, error) {
+			handled <- ControlID(payload)
+			return testAck(ControlID(payload)), nil
+		}),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pki.server}, ClientCAs: pki.pool, ClientAuth: tls.RequireAndVerifyClientCert},
+		Verify: func(c *Conn) error {
+			if c.TLS == nil || len(c.TLS.PeerCertificates) == 0 {
+				return errors.New("verify without a handshake")
+			}
+			seen <- c.TLS.PeerCertificates[0].Subject.CommonName
+			return errors.New("subject not allowed")
+		},
+	}
+	errs := errorSink(s)
+	ts := startServer(t, s, "")
+	c := &Client{Addr: ts.addr, AckTimeout: 2 * time.Second,
+		TLSConfig: &tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.client}}}
+	defer c.Close()
+	if _, err := c.Send(context.Background(), testMessage("REFUSED")); err == nil {
+		t.Fatal("Send by a refused subject succeeded")
+	}
+	if cn := <-seen; cn != "synthetic-lab-sender" {
+		t.Fatalf("Verify saw %q", cn)
+	}
+	waitError(t, errs, func(err error) bool { return strings.Contains(err.Error(), "subject not allowed") })
+	select {
+	case id := <-handled:
+		t.Fatalf("frame %s reached the handler", id)
+	default:
+	}
 }

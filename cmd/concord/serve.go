@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -95,8 +98,11 @@ func serve(parent context.Context, cfg config.Config) error {
 	// One MLLP listener per channel: the default channel on --mllp, and
 	// each configured channel on its own address.
 	type source struct {
-		channel string
-		ln      net.Listener
+		channel  string
+		ln       net.Listener
+		tls      *tls.Config
+		allow    []netip.Prefix
+		subjects []string
 	}
 	var sources []source
 	closeAll := func() {
@@ -105,27 +111,48 @@ func serve(parent context.Context, cfg config.Config) error {
 			s.ln.Close()
 		}
 	}
-	addSource := func(channel, addr string) error {
+	addSource := func(src source, addr string) error {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("mllp address %s (channel %s): %s", addr, channel, listenReason(err))
+			return fmt.Errorf("mllp address %s (channel %s): %s", addr, src.channel, listenReason(err))
 		}
-		sources = append(sources, source{channel, l})
+		src.ln = l
+		sources = append(sources, src)
 		return nil
 	}
 	if cfg.MLLP != "off" {
-		if err := addSource(engine.DefaultChannel, cfg.MLLP); err != nil {
+		if err := addSource(source{channel: engine.DefaultChannel}, cfg.MLLP); err != nil {
 			return err
 		}
 		listeners["mllp"] = sources[0].ln.Addr().String()
 	}
+	httpChannels := map[string]bool{}
+	var drops []engine.FileDrop
 	for _, ch := range cfg.Channels {
-		if err := addSource(ch.Name, ch.MLLP); err != nil {
+		if ch.HTTP {
+			httpChannels[ch.Name] = true
+			listeners["http:"+ch.Name] = "/api/channels/" + ch.Name + "/messages"
+		}
+		if fd := ch.FileDrop; fd != nil {
+			drops = append(drops, engine.FileDrop{Channel: ch.Name, Dir: fd.Dir, Pattern: fd.Pattern, Poll: fd.Poll})
+			listeners["file:"+ch.Name] = fd.Dir
+		}
+		if ch.MLLP == "" {
+			continue
+		}
+		tc, err := sourceTLS(ch)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		if err := addSource(source{channel: ch.Name, tls: tc, allow: ch.Allow, subjects: ch.AllowSubjects}, ch.MLLP); err != nil {
 			return err
 		}
 		listeners["mllp:"+ch.Name] = sources[len(sources)-1].ln.Addr().String()
 	}
+	srv.Handle(engine.HTTPSourcePattern, concord.Access{Action: concord.Action{Permission: concord.PermMessagesSubmit}},
+		eng.HTTPSource(httpChannels))
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: listeners,
 		Channels: channelNames(cfg),
@@ -149,9 +176,12 @@ func serve(parent context.Context, cfg config.Config) error {
 	for _, s := range sources {
 		running++
 		ms := &mllp.Server{
-			Handler: eng.MLLPHandler(s.channel),
-			Admit:   eng.Admit(s.channel),
-			Logger:  log,
+			Handler:      eng.MLLPHandler(s.channel),
+			Admit:        eng.Admit(s.channel),
+			Verify:       subjectCheck(s.subjects),
+			TLSConfig:    s.tls,
+			AllowedPeers: s.allow,
+			Logger:       log,
 			OnError: func(c *mllp.Conn, err error, skipped int64) {
 				eng.ConnError(s.channel, c, err, skipped)
 			},
@@ -161,7 +191,16 @@ func serve(parent context.Context, cfg config.Config) error {
 	// Deliveries run until ctx ends; an attempt in flight finishes or is
 	// retried after the restart.
 	dispatched := make(chan struct{})
-	go func() { eng.Run(ctx); close(dispatched) }()
+	go func() {
+		var wg sync.WaitGroup
+		for _, fd := range drops {
+			wg.Add(1)
+			go func() { defer wg.Done(); eng.RunFileDrop(ctx, fd) }()
+		}
+		eng.Run(ctx)
+		wg.Wait()
+		close(dispatched)
+	}()
 	defer func() { stop(); <-dispatched }()
 	// Both front doors stop when ctx ends (a signal); if one fails first,
 	// stop the other too.
@@ -199,7 +238,7 @@ func listenReason(err error) string {
 func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 	var out []engine.Channel
 	for _, ch := range cfg.Channels {
-		ec := engine.Channel{Name: ch.Name}
+		ec := engine.Channel{Name: ch.Name, RespondAfterDestinations: ch.RespondAfterDestinations, RespondTimeout: ch.RespondTimeout}
 		if ch.Filter != "" {
 			f, err := engine.CompileFilter(ch.Filter)
 			if err != nil {
@@ -222,6 +261,8 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 		for _, d := range ch.Destinations {
 			var s engine.Sender
 			switch {
+			case d.Channel != "":
+				// The engine feeds the other channel itself.
 			case d.MLLP != "":
 				s = engine.NewMLLPSender(d.MLLP, d.Timeout)
 			case d.HTTP != "":
@@ -234,7 +275,7 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 				s = fs
 			}
 			ec.Destinations = append(ec.Destinations, engine.Destination{
-				Name: d.Name, Sender: s, RetryInitial: d.RetryInitial, RetryMax: d.RetryMax,
+				Name: d.Name, Sender: s, Channel: d.Channel, RetryInitial: d.RetryInitial, RetryMax: d.RetryMax,
 				MaxAttempts: d.MaxAttempts, Timeout: d.Timeout, OnAE: d.OnAE, OnAR: d.OnAR,
 			})
 		}

@@ -1,8 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,15 +21,54 @@ import (
 // have no flags or environment variables).
 type Channel struct {
 	Name string
+	// Sources: a channel has at least one of these, unless another
+	// channel's destination feeds it.
+	//
 	// MLLP is the listen address of the channel's MLLP source.
 	MLLP string
+	// TLS, when set, makes the MLLP source speak TLS.
+	TLS *TLS
+	// Allow, when not empty, lists the only addresses (single IPs or
+	// CIDR prefixes) that may connect to the MLLP source.
+	Allow []netip.Prefix
+	// AllowSubjects, when not empty, lists the only TLS client
+	// certificate subject common names the MLLP source accepts.
+	AllowSubjects []string
+	// HTTP accepts messages POSTed to /api/channels/{name}/messages by
+	// callers whose token may submit messages.
+	HTTP bool
+	// FileDrop, when set, takes messages from files dropped in a directory.
+	FileDrop *FileDrop
+	// RespondAfterDestinations holds the sender's answer until every
+	// destination took the message or gave it up, at most RespondTimeout
+	// (respond: destinations); by default the answer follows the commit
+	// (respond: commit).
+	RespondAfterDestinations bool
+	RespondTimeout           time.Duration
 	// Filter is a CEL expression deciding which messages the channel
 	// passes to its destinations (see engine.Filter); empty passes all.
 	Filter string
 	// Transform is the channel's transformer steps (see engine.Step).
 	Transform    []Step
 	Destinations []Destination
-	Line         int // where the channel is defined, for messages
+	File         string // the file the channel is defined in, for messages
+	Line         int    // where in File
+}
+
+// TLS is a source's TLS setting: its certificate and key, and, when
+// ClientCA is given, the CAs whose client certificates it requires.
+type TLS struct {
+	Cert, Key, ClientCA string
+}
+
+// FileDrop is a directory a channel takes messages from: each file whose
+// name matches Pattern (one message, several, or a batch) is read, its
+// messages received, and the file then moved to Dir/processed (or
+// Dir/error when a message in it was refused or could not be stored).
+type FileDrop struct {
+	Dir     string
+	Pattern string
+	Poll    time.Duration
 }
 
 // Step is one transformer step from concord.yaml: exactly one of set
@@ -42,9 +86,11 @@ type Step struct {
 type Destination struct {
 	Name string
 	// Exactly one of these says how to deliver.
-	MLLP string // host:port of an MLLP receiver
-	HTTP string // URL to POST the message to
-	File string // directory to write each message to, one file each
+	MLLP    string // host:port of an MLLP receiver
+	HTTP    string // URL to POST the message to
+	File    string // directory to write each message to, one file each
+	Channel string // another channel, which receives the message
+
 	// Retry policy: the first retry waits RetryInitial, each next one
 	// twice as long, at most RetryMax; MaxAttempts 0 means forever.
 	RetryInitial time.Duration
@@ -67,7 +113,7 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 	var out []Channel
 	seen := map[string]bool{"default": true}
 	for _, item := range n.Content {
-		ch := Channel{Line: item.Line}
+		ch := Channel{File: path, Line: item.Line}
 		err := eachKey(path, item, map[string]func(*yaml.Node) error{
 			"name":   func(v *yaml.Node) error { return scalar(v, &ch.Name) },
 			"filter": func(v *yaml.Node) error { return scalar(v, &ch.Filter) },
@@ -121,6 +167,68 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 				}
 				return checkAddr(ch.MLLP)
 			},
+			"tls": func(v *yaml.Node) error {
+				ch.TLS = &TLS{}
+				err := eachKey(path, v, map[string]func(*yaml.Node) error{
+					"cert":      func(v *yaml.Node) error { return scalar(v, &ch.TLS.Cert) },
+					"key":       func(v *yaml.Node) error { return scalar(v, &ch.TLS.Key) },
+					"client_ca": func(v *yaml.Node) error { return scalar(v, &ch.TLS.ClientCA) },
+				})
+				if err == nil && (ch.TLS.Cert == "" || ch.TLS.Key == "") {
+					err = fmt.Errorf("needs cert and key (PEM files)")
+				}
+				return err
+			},
+			"allow": func(v *yaml.Node) error {
+				return list(v, func(s string) error {
+					p, err := parsePrefix(s)
+					ch.Allow = append(ch.Allow, p)
+					return err
+				})
+			},
+			"allow_subjects": func(v *yaml.Node) error {
+				return list(v, func(s string) error {
+					ch.AllowSubjects = append(ch.AllowSubjects, s)
+					return nil
+				})
+			},
+			"http": func(v *yaml.Node) error { return boolean(v, &ch.HTTP) },
+			"file_drop": func(v *yaml.Node) error {
+				fd := &FileDrop{Pattern: "*", Poll: 2 * time.Second}
+				err := eachKey(path, v, map[string]func(*yaml.Node) error{
+					"dir": func(v *yaml.Node) error { return scalar(v, &fd.Dir) },
+					"pattern": func(v *yaml.Node) error {
+						if err := scalar(v, &fd.Pattern); err != nil {
+							return err
+						}
+						if _, err := filepath.Match(fd.Pattern, ""); err != nil || strings.Contains(fd.Pattern, "/") {
+							return fmt.Errorf("want a file name pattern such as *.hl7, got %q", fd.Pattern)
+						}
+						return nil
+					},
+					"poll": duration(&fd.Poll),
+				})
+				if err == nil && fd.Dir == "" {
+					err = fmt.Errorf("needs dir")
+				}
+				ch.FileDrop = fd
+				return err
+			},
+			"respond": func(v *yaml.Node) error {
+				var s string
+				if err := scalar(v, &s); err != nil {
+					return err
+				}
+				switch s {
+				case "commit":
+				case "destinations":
+					ch.RespondAfterDestinations = true
+				default:
+					return fmt.Errorf("want commit or destinations, got %q", s)
+				}
+				return nil
+			},
+			"respond_timeout": duration(&ch.RespondTimeout),
 			"destinations": func(v *yaml.Node) error {
 				if v.Kind != yaml.SequenceNode {
 					return fmt.Errorf("must be a list")
@@ -145,8 +253,11 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 			return nil, fmt.Errorf("config %s:%d: channel %q defined twice (or named default, which is the --mllp channel)", path, item.Line, ch.Name)
 		}
 		seen[ch.Name] = true
-		if ch.MLLP == "" {
-			return nil, fmt.Errorf("config %s:%d: channel %q needs a source: mllp: host:port", path, item.Line, ch.Name)
+		if ch.MLLP == "" && (ch.TLS != nil || len(ch.Allow) > 0 || len(ch.AllowSubjects) > 0) {
+			return nil, fmt.Errorf("config %s:%d: channel %q: tls, allow and allow_subjects apply to an mllp source, and it has none", path, item.Line, ch.Name)
+		}
+		if len(ch.AllowSubjects) > 0 && (ch.TLS == nil || ch.TLS.ClientCA == "") {
+			return nil, fmt.Errorf("config %s:%d: channel %q: allow_subjects needs tls with client_ca (client certificates)", path, item.Line, ch.Name)
 		}
 		dests := map[string]bool{}
 		for _, d := range ch.Destinations {
@@ -162,20 +273,7 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 
 func loadDestination(path string, n *yaml.Node) (Destination, error) {
 	d := Destination{RetryInitial: time.Second, RetryMax: 5 * time.Minute, Timeout: 30 * time.Second, OnAE: "retry", OnAR: "dead"}
-	dur := func(dst *time.Duration) func(*yaml.Node) error {
-		return func(v *yaml.Node) error {
-			var s string
-			if err := scalar(v, &s); err != nil {
-				return err
-			}
-			x, err := time.ParseDuration(s)
-			if err != nil || x <= 0 {
-				return fmt.Errorf("want a positive duration such as 10s, got %q", s)
-			}
-			*dst = x
-			return nil
-		}
-	}
+	dur := duration
 	policy := func(dst *string) func(*yaml.Node) error {
 		return func(v *yaml.Node) error {
 			if err := scalar(v, dst); err != nil {
@@ -208,6 +306,7 @@ func loadDestination(path string, n *yaml.Node) (Destination, error) {
 			return nil
 		},
 		"file":          func(v *yaml.Node) error { return scalar(v, &d.File) },
+		"channel":       func(v *yaml.Node) error { return scalar(v, &d.Channel) },
 		"retry_initial": dur(&d.RetryInitial),
 		"retry_max":     dur(&d.RetryMax),
 		"timeout":       dur(&d.Timeout),
@@ -233,13 +332,13 @@ func loadDestination(path string, n *yaml.Node) (Destination, error) {
 		return d, fmt.Errorf("config %s:%d: destination name %q: want 1-63 of a-z 0-9 _ -", path, n.Line, d.Name)
 	}
 	kinds := 0
-	for _, s := range []string{d.MLLP, d.HTTP, d.File} {
+	for _, s := range []string{d.MLLP, d.HTTP, d.File, d.Channel} {
 		if s != "" {
 			kinds++
 		}
 	}
 	if kinds != 1 {
-		return d, fmt.Errorf("config %s:%d: destination %q needs exactly one of mllp, http, file", path, n.Line, d.Name)
+		return d, fmt.Errorf("config %s:%d: destination %q needs exactly one of mllp, http, file, channel", path, n.Line, d.Name)
 	}
 	if d.RetryMax < d.RetryInitial {
 		d.RetryMax = d.RetryInitial
@@ -279,5 +378,174 @@ func scalar(v *yaml.Node, dst *string) error {
 		return fmt.Errorf("wants a single value")
 	}
 	*dst = v.Value
+	return nil
+}
+
+// loadChannelDir reads the channel files of a channels directory: each
+// file named *.yaml or *.yml holds one channel (a mapping) or a list of
+// them. A directory that does not exist holds none.
+func loadChannelDir(dir string) ([]Channel, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", dir, unwrapPath(err))
+	}
+	var out []Channel
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") || (!strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml")) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		doc, err := readYAML(path)
+		if err != nil {
+			return nil, err
+		}
+		if doc == nil {
+			continue
+		}
+		if doc.Kind == yaml.MappingNode {
+			doc = &yaml.Node{Kind: yaml.SequenceNode, Line: doc.Line, Content: []*yaml.Node{doc}}
+		}
+		chs, err := loadChannels(path, doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, chs...)
+	}
+	return out, nil
+}
+
+// duration reads a positive duration such as 10s.
+func duration(dst *time.Duration) func(*yaml.Node) error {
+	return func(v *yaml.Node) error {
+		var s string
+		if err := scalar(v, &s); err != nil {
+			return err
+		}
+		x, err := time.ParseDuration(s)
+		if err != nil || x <= 0 {
+			return fmt.Errorf("want a positive duration such as 10s, got %q", s)
+		}
+		*dst = x
+		return nil
+	}
+}
+
+// boolean reads true or false.
+func boolean(v *yaml.Node, dst *bool) error {
+	var s string
+	if err := scalar(v, &s); err != nil {
+		return err
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("want true or false, got %q", s)
+	}
+	*dst = b
+	return nil
+}
+
+// list reads a list of single values (or one value) and hands each to fn.
+func list(v *yaml.Node, fn func(string) error) error {
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		items = v.Content
+	}
+	for _, it := range items {
+		var s string
+		if err := scalar(it, &s); err != nil {
+			return err
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parsePrefix reads an address (one host) or a CIDR prefix.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("want an IP address or CIDR prefix such as 10.1.0.0/16, got %q", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// checkChannelGraph checks what can only be checked with every channel
+// known: a destination's target channel exists, channels feeding each
+// other do not form a loop, and each channel has a source or is fed by
+// another channel.
+func checkChannelGraph(chs []Channel) error {
+	byName := map[string]*Channel{}
+	for i := range chs {
+		if prev, ok := byName[chs[i].Name]; ok {
+			return fmt.Errorf("config: channel %q defined twice: %s:%d and %s:%d", chs[i].Name, prev.File, prev.Line, chs[i].File, chs[i].Line)
+		}
+		byName[chs[i].Name] = &chs[i]
+	}
+	fed := map[string]bool{}
+	for _, ch := range chs {
+		for _, d := range ch.Destinations {
+			if d.Channel == "" {
+				continue
+			}
+			if _, ok := byName[d.Channel]; !ok && d.Channel != "default" {
+				return fmt.Errorf("config %s:%d: channel %q destination %q: no channel named %q", ch.File, ch.Line, ch.Name, d.Name, d.Channel)
+			}
+			fed[d.Channel] = true
+		}
+	}
+	for _, ch := range chs {
+		if ch.MLLP == "" && !ch.HTTP && ch.FileDrop == nil && !fed[ch.Name] {
+			return fmt.Errorf("config %s:%d: channel %q needs a source: mllp: host:port, http: true, file_drop, or another channel's destination", ch.File, ch.Line, ch.Name)
+		}
+	}
+	// Depth-first search for a loop of channel destinations.
+	const (
+		unseen = iota
+		open
+		closed
+	)
+	state := map[string]int{}
+	var stack []string
+	var visit func(name string) error
+	visit = func(name string) error {
+		switch state[name] {
+		case open:
+			i := 0
+			for stack[i] != name {
+				i++
+			}
+			return fmt.Errorf("config: channels feed each other in a loop: %s → %s", strings.Join(stack[i:], " → "), name)
+		case closed:
+			return nil
+		}
+		state[name] = open
+		stack = append(stack, name)
+		if ch := byName[name]; ch != nil {
+			for _, d := range ch.Destinations {
+				if d.Channel != "" {
+					if err := visit(d.Channel); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = closed
+		return nil
+	}
+	for _, ch := range chs {
+		if err := visit(ch.Name); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +58,95 @@ channels:
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "concord.yaml") {
 			t.Errorf("%q: %v, want %q", in, err, want)
 		}
+	}
+}
+
+// TestChannelSources: every kind of source, TLS and peer allow-lists,
+// answering after destinations, and channels feeding other channels.
+func TestChannelSources(t *testing.T) {
+	p := write(t, `channels:
+  - name: adt
+    mllp: ":2576"
+    tls: {cert: s.pem, key: s.key, client_ca: ca.pem}
+    allow: [10.1.0.0/16, 192.168.7.9, "::1"]
+    allow_subjects: [registration]
+    respond: destinations
+    respond_timeout: 5s
+    destinations:
+      - {name: fan-out, channel: archive}
+  - name: archive
+    destinations:
+      - {name: disk, file: /tmp/x}
+  - name: uploads
+    http: true
+    file_drop: {dir: /srv/drop, pattern: "*.hl7", poll: 500ms}
+`)
+	c, err := Load(Sources{File: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adt := c.Channels[0]
+	if adt.TLS == nil || adt.TLS.Cert != "s.pem" || adt.TLS.ClientCA != "ca.pem" || len(adt.Allow) != 3 ||
+		adt.Allow[1].String() != "192.168.7.9/32" || adt.Allow[2].String() != "::1/128" ||
+		len(adt.AllowSubjects) != 1 || !adt.RespondAfterDestinations || adt.RespondTimeout != 5*time.Second ||
+		adt.Destinations[0].Channel != "archive" {
+		t.Fatalf("adt %+v", adt)
+	}
+	up := c.Channels[2]
+	if !up.HTTP || up.FileDrop == nil || up.FileDrop.Dir != "/srv/drop" || up.FileDrop.Pattern != "*.hl7" ||
+		up.FileDrop.Poll != 500*time.Millisecond {
+		t.Fatalf("uploads %+v", up)
+	}
+	bad := map[string]string{
+		"channels:\n  - {name: a, mllp: \":1\", destinations: [{name: d, channel: b}]}\n":                                                       `no channel named "b"`,
+		"channels:\n  - {name: a, mllp: \":1\", destinations: [{name: d, channel: b}]}\n  - {name: b, destinations: [{name: e, channel: a}]}\n": "loop: a → b → a",
+		"channels:\n  - {name: a, destinations: [{name: d, channel: a}]}\n":                                                                     "loop: a → a",
+		"channels:\n  - {name: a, http: yes-please}\n":                                                                                          "want true or false",
+		"channels:\n  - {name: a, http: true, tls: {cert: c}}\n":                                                                                "needs cert and key",
+		"channels:\n  - {name: a, http: true, allow: [10.0.0.1]}\n":                                                                             "apply to an mllp source",
+		"channels:\n  - {name: a, mllp: \":1\", allow: [not-an-ip]}\n":                                                                          "want an IP address or CIDR",
+		"channels:\n  - {name: a, mllp: \":1\", allow_subjects: [x]}\n":                                                                         "allow_subjects needs tls with client_ca",
+		"channels:\n  - {name: a, mllp: \":1\", respond: later}\n":                                                                              "want commit or destinations",
+		"channels:\n  - {name: a, file_drop: {pattern: \"*\"}}\n":                                                                               "needs dir",
+		"channels:\n  - {name: a, file_drop: {dir: x, pattern: \"[\"}}\n":                                                                       "file name pattern",
+	}
+	for in, want := range bad {
+		_, err := Load(Sources{File: write(t, in)})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+}
+
+// TestChannelDirectory: channels/ beside the configuration file adds
+// channels, one per file or a list per file, with errors naming the file.
+func TestChannelDirectory(t *testing.T) {
+	p := write(t, "channels:\n  - {name: main, mllp: \":2576\", destinations: [{name: d, channel: lab}]}\n")
+	dir := filepath.Join(filepath.Dir(p), ChannelDir)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "lab.yaml"), []byte("name: lab\ndestinations:\n  - {name: lis, mllp: \"lis:2575\"}\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "more.yml"), []byte("- {name: rad, http: true}\n- {name: rx, http: true}\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "README.txt"), []byte("not a channel"), 0o600)
+	c, err := Load(Sources{File: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ch := range c.Channels {
+		names = append(names, ch.Name)
+	}
+	if strings.Join(names, ",") != "main,lab,rad,rx" {
+		t.Fatalf("channels %v", names)
+	}
+	os.WriteFile(filepath.Join(dir, "zz.yaml"), []byte("name: lab\nhttp: true\n"), 0o600)
+	if _, err := Load(Sources{File: p}); err == nil || !strings.Contains(err.Error(), `channel "lab" defined twice`) ||
+		!strings.Contains(err.Error(), "zz.yaml:1") {
+		t.Fatalf("duplicate across files: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "zz.yaml"), []byte("name: zz\nhttp: true\ncolour: red\n"), 0o600)
+	if _, err := Load(Sources{File: p}); err == nil || !strings.Contains(err.Error(), "zz.yaml:3: unknown key") {
+		t.Fatalf("bad key in a channel file: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -14,6 +15,10 @@ import (
 
 // DefaultFile is read when no --config is given and it exists.
 const DefaultFile = "concord.yaml"
+
+// ChannelDir is the directory, beside the configuration file, whose YAML
+// files define more channels.
+const ChannelDir = "channels"
 
 // maxFileSize caps the configuration file read into memory.
 const maxFileSize = 4 << 20
@@ -37,6 +42,14 @@ func Load(src Sources) (Config, error) {
 		path, required = DefaultFile, false
 	}
 	if err := loadFile(&c, path, required); err != nil {
+		return c, err
+	}
+	more, err := loadChannelDir(filepath.Join(filepath.Dir(path), ChannelDir))
+	if err != nil {
+		return c, err
+	}
+	c.Channels = append(c.Channels, more...)
+	if err := checkChannelGraph(c.Channels); err != nil {
 		return c, err
 	}
 	for _, kv := range src.Environ {
@@ -63,28 +76,13 @@ func Load(src Sources) (Config, error) {
 }
 
 func loadFile(c *Config, path string, required bool) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) && !required {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !required {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("config %s: %w", path, unwrapPath(err))
+	top, err := readYAML(path)
+	if err != nil || top == nil {
+		return err
 	}
-	defer f.Close()
-	var buf bytes.Buffer
-	if n, err := buf.ReadFrom(io.LimitReader(f, maxFileSize+1)); err != nil {
-		return fmt.Errorf("config %s: %w", path, unwrapPath(err))
-	} else if n > maxFileSize {
-		return fmt.Errorf("config %s: larger than %d bytes", path, maxFileSize)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(buf.Bytes(), &doc); err != nil {
-		return fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	if len(doc.Content) == 0 {
-		return nil // empty file
-	}
-	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
 		return fmt.Errorf("config %s:%d: want a mapping of settings (key: value)", path, top.Line)
 	}
@@ -123,6 +121,30 @@ func loadFile(c *Config, path string, required bool) error {
 		}
 	}
 	return nil
+}
+
+// readYAML reads a YAML file of at most maxFileSize bytes and returns its
+// top node, nil for an empty file.
+func readYAML(path string) (*yaml.Node, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, unwrapPath(err))
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if n, err := buf.ReadFrom(io.LimitReader(f, maxFileSize+1)); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, unwrapPath(err))
+	} else if n > maxFileSize {
+		return nil, fmt.Errorf("config %s: larger than %d bytes", path, maxFileSize)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		return nil, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil // empty file
+	}
+	return doc.Content[0], nil
 }
 
 func unwrapPath(err error) error {

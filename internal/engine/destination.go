@@ -36,8 +36,11 @@ type Sender interface {
 
 // Destination is one place a channel delivers to, with its retry policy.
 type Destination struct {
-	Name         string
+	Name string
+	// Sender delivers; when nil, Channel names another channel of this
+	// engine that receives the message.
 	Sender       Sender
+	Channel      string
 	RetryInitial time.Duration // first retry delay; doubles each time
 	RetryMax     time.Duration // longest delay
 	MaxAttempts  int           // 0: no limit
@@ -54,6 +57,12 @@ type Channel struct {
 	// Transformer, when set, rewrites what the destinations receive.
 	Transformer  *Transformer
 	Destinations []Destination
+	// RespondAfterDestinations holds the answer to the sender until every
+	// destination has taken the message (sent) or given it up (dead), at
+	// most RespondTimeout: AA when all took it, else AE naming each
+	// destination that did not. By default the answer follows the commit.
+	RespondAfterDestinations bool
+	RespondTimeout           time.Duration
 }
 
 // wire returns the message in wire form: segments ending in CR, no
@@ -184,3 +193,34 @@ func (s *FileSender) Deliver(ctx context.Context, m *concord.Message) Result {
 
 // Close does nothing.
 func (s *FileSender) Close() error { return nil }
+
+// channelSender hands each message to another channel of the same engine,
+// as if that channel had received it: stored there with its own audit
+// record, checked, filtered, transformed and queued for its destinations.
+// The target's duplicate check makes a redelivery after a crash (sent,
+// but the attempt not yet recorded) a no-op, so each message enters the
+// target once.
+type channelSender struct {
+	eng      *Engine
+	from, to string
+}
+
+// Deliver submits the message to the target channel; a paused or stopped
+// target is retried later.
+func (s *channelSender) Deliver(ctx context.Context, m *concord.Message) Result {
+	if st := s.eng.State(ctx, s.to); st != concord.ChannelStarted {
+		return Result{Err: fmt.Errorf("channel %s is %s", s.to, st)}
+	}
+	a := s.eng.Submit(ctx, Inbound{Channel: s.to, Via: "channel", Peer: s.from, Payload: wire(m)})
+	if a.Message == nil {
+		return Result{Err: fmt.Errorf("channel %s could not store the message", s.to)}
+	}
+	res := Result{Code: string(a.Code), Ack: string(a.Ack)}
+	if res.Ack == "" {
+		res.Ack = fmt.Sprintf("%s (message %d in channel %s)", a.Code, a.Message.ID, s.to)
+	}
+	return res
+}
+
+// Close does nothing.
+func (s *channelSender) Close() error { return nil }

@@ -123,6 +123,7 @@ func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, w
 			sleep(ctx, nil, time.Second)
 			continue
 		}
+		e.progress.recorded(head.MessageID)
 		outcomeLabel := map[string]string{concord.DeliverySent: "sent", concord.DeliveryDead: "dead"}[o.Status]
 		if outcomeLabel == "" {
 			outcomeLabel = "retry"

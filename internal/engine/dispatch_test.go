@@ -98,13 +98,13 @@ func runEngine(t *testing.T, dests ...Destination) (*Engine, concord.Store) {
 	return runEngineWith(t, Channel{Name: "lab", Destinations: dests})
 }
 
-func runEngineWith(t *testing.T, ch Channel) (*Engine, concord.Store) {
+func runEngineWith(t *testing.T, chs ...Channel) (*Engine, concord.Store) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	eng := New(Options{Store: st, Node: "n1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Channels: []Channel{ch}})
+		Channels: chs})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()

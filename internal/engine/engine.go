@@ -51,6 +51,8 @@ type Engine struct {
 	seq     atomic.Uint64
 	owner   string // this engine's name for destination leases
 	metrics *metrics
+	// progress wakes answers waiting on deliveries (respond.go).
+	progress progress
 
 	wakeMu sync.Mutex
 	wakes  map[string]chan struct{}
@@ -74,7 +76,20 @@ func New(opt Options) *Engine {
 	var b [4]byte
 	rand.Read(b[:])
 	prefix := "CNC" + hex.EncodeToString(b[:])
-	return &Engine{opt: opt, prefix: prefix, owner: opt.Node + "/" + prefix, metrics: newMetrics()}
+	e := &Engine{opt: opt, prefix: prefix, owner: opt.Node + "/" + prefix, metrics: newMetrics()}
+	// Channels are copied so the senders to other channels can be set
+	// without changing the caller's slice.
+	e.opt.Channels = make([]Channel, len(opt.Channels))
+	for i, ch := range opt.Channels {
+		ch.Destinations = append([]Destination(nil), ch.Destinations...)
+		for j := range ch.Destinations {
+			if d := &ch.Destinations[j]; d.Sender == nil && d.Channel != "" {
+				d.Sender = &channelSender{eng: e, from: ch.Name, to: d.Channel}
+			}
+		}
+		e.opt.Channels[i] = ch
+	}
+	return e
 }
 
 // ackControlID returns a control ID for an acknowledgment, unique on this

@@ -56,7 +56,7 @@ func (e *Engine) ConnError(channel string, c *mllp.Conn, err error, skipped int6
 		Channel: channel, Peer: peer, ReceivedAt: e.opt.Now(), Status: concord.MessageRejected,
 		Error: fmt.Sprintf("framing: %v (%d bytes outside frames skipped); connection closed", err, skipped),
 	}
-	if _, serr := e.store(context.Background(), m, false, nil, nil); serr != nil {
+	if _, serr := e.store(context.Background(), Inbound{Channel: channel, Peer: peer}, m, false, nil); serr != nil {
 		e.opt.Logger.Error("framing error not stored", "channel", channel, "peer", peer, "err", serr)
 	}
 	e.opt.Logger.Warn("mllp framing error", "channel", channel, "peer", peer, "err", err, "message_id", m.ID)

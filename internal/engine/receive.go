@@ -17,12 +17,31 @@ const storeTimeout = 30 * time.Second
 // Inbound is one message as it arrived on a channel.
 type Inbound struct {
 	Channel string
-	Peer    string // network identity of the sender
+	// Via names the kind of source: "mllp" (when empty), "http", "file"
+	// or "channel"; the audit record's actor is Via:Peer unless By is set.
+	Via     string
+	Peer    string // network identity of the sender, file name, or channel
 	Payload []byte
-	// By, when set, is who submitted the message other than a network
-	// sender (an operator reprocessing a message): its audit record names
-	// them, and the duplicate check is skipped.
+	// By, when set, is who submitted the message (an operator, or the
+	// holder of an HTTP token): its audit record names them.
 	By *concord.AuditRecord
+	// Reprocess marks an operator running a stored message again: the
+	// duplicate check is skipped.
+	Reprocess bool
+}
+
+// Answer is what became of one inbound message.
+type Answer struct {
+	// Ack is the acknowledgment to send back, or nil when the sender
+	// asked for none (enhanced mode).
+	Ack []byte
+	// Code is the outcome in original-mode terms (AA, AE or AR), whatever
+	// the acknowledgment mode.
+	Code hl7v2.AckCode
+	// Issues are the problems the acknowledgment reports.
+	Issues []hl7v2.Issue
+	// Message is the message as stored; nil when it could not be stored.
+	Message *concord.Message
 }
 
 // Receive handles one inbound message and returns the acknowledgment to
@@ -31,32 +50,31 @@ type Inbound struct {
 // record are committed. A message that cannot be stored is answered AE
 // (CE in enhanced mode) with code 207 so the sender sends it again.
 func (e *Engine) Receive(ctx context.Context, in Inbound) []byte {
-	ack, _ := e.receive(ctx, in)
-	return ack
+	return e.Submit(ctx, in).Ack
 }
 
-// receive is Receive, also returning the message as stored (nil when it
-// could not be stored), and counting it in the channel's metrics.
-func (e *Engine) receive(ctx context.Context, in Inbound) ([]byte, *concord.Message) {
+// Submit is Receive, returning the whole answer, and counting the
+// message in the channel's metrics.
+func (e *Engine) Submit(ctx context.Context, in Inbound) Answer {
 	start := time.Now()
-	ack, m := e.handle(ctx, in)
-	if m != nil && m.ID != 0 {
+	a := e.handle(ctx, in)
+	if m := a.Message; m != nil && m.ID != 0 {
 		e.metrics.received.WithLabelValues(in.Channel, m.Status).Inc()
 		e.metrics.ackTime.WithLabelValues(in.Channel).Observe(time.Since(start).Seconds())
 	}
-	return ack, m
+	return a
 }
 
 // handle parses, checks and stores one inbound message and builds its
 // acknowledgment.
-func (e *Engine) handle(ctx context.Context, in Inbound) ([]byte, *concord.Message) {
+func (e *Engine) handle(ctx context.Context, in Inbound) Answer {
 	now := e.opt.Now()
 	m := &concord.Message{
 		Channel: in.Channel, Peer: in.Peer, ReceivedAt: now, Raw: in.Payload, Size: len(in.Payload),
 	}
 	msg, err := hl7v2.Parse(in.Payload)
 	if err != nil {
-		return e.reject(ctx, m, err), m
+		return e.reject(ctx, in, m, err)
 	}
 	m.Type, m.Trigger, m.Structure = msg.MessageType()
 	m.ControlID = msg.ControlID()
@@ -79,7 +97,8 @@ func (e *Engine) handle(ctx context.Context, in Inbound) ([]byte, *concord.Messa
 		m.Error = describe(issues)
 	}
 	var payload []byte
-	if ch := e.channel(in.Channel); ch != nil && m.Status == concord.MessageReceived {
+	ch := e.channel(in.Channel)
+	if ch != nil && m.Status == concord.MessageReceived {
 		// A broken filter or transformer is Concord's problem, not the
 		// sender's: keep the message for an operator and say so.
 		broken := func(err error, what string) {
@@ -102,18 +121,26 @@ func (e *Engine) handle(ctx context.Context, in Inbound) ([]byte, *concord.Messa
 	}
 	m.AckCode = string(code)
 
-	dup, err := e.store(ctx, m, m.Status != concord.MessageRejected && m.ControlID != "" && in.By == nil, in.By, payload)
+	dedupe := m.Status != concord.MessageRejected && m.ControlID != "" && !in.Reprocess
+	dup, err := e.store(ctx, in, m, dedupe, payload)
 	if err != nil {
 		e.opt.Logger.Error("message not stored", "channel", m.Channel, "control_id", m.ControlID, "err", err)
-		fail := []hl7v2.Issue{{Code: hl7v2.CodeApplicationError, Text: "message not stored: send it again"}}
-		return e.ack(msg, hl7v2.AE, fail), nil
+		fail := []hl7v2.Issue{{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: "message not stored: send it again"}}
+		return Answer{Ack: e.ack(msg, hl7v2.AE, fail), Code: hl7v2.AE, Issues: fail}
 	}
+	queued := m
 	if dup != nil {
 		// Answer as the first one was answered; do not process again.
 		code = hl7v2.AckCode(dup.AckCode)
 		issues = nil
+		queued = dup
 	}
-	return e.ack(msg, code, issues), m
+	if ch != nil && ch.RespondAfterDestinations && code == hl7v2.AA && queued.Status == concord.MessageReceived {
+		// The sender hears how the destinations took it. A repeated
+		// message waits on the first one's deliveries.
+		code, issues = e.awaitDestinations(ctx, queued.ID, ch.RespondTimeout)
+	}
+	return Answer{Ack: e.ack(msg, code, issues), Code: code, Issues: issues, Message: m}
 }
 
 // check returns the issues of a parsed message.
@@ -161,7 +188,7 @@ func describe(issues []hl7v2.Issue) string {
 // store commits m and its audit record. With dedupe, a message with the
 // same sender and control ID received within the duplicate window makes
 // m a duplicate of it, which is returned.
-func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool, by *concord.AuditRecord, payload []byte) (*concord.Message, error) {
+func (e *Engine) store(ctx context.Context, in Inbound, m *concord.Message, dedupe bool, payload []byte) (*concord.Message, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	status := m.Status
@@ -187,14 +214,18 @@ func (e *Engine) store(ctx context.Context, m *concord.Message, dedupe bool, by 
 				return err
 			}
 		}
-		rec := concord.AuditRecord{Actor: "mllp:" + m.Peer, Role: string(concord.RoleIntegration), Address: m.Peer, Node: e.opt.Node}
-		if by != nil {
-			rec = *by
+		via := in.Via
+		if via == "" {
+			via = "mllp"
+		}
+		rec := concord.AuditRecord{Actor: via + ":" + m.Peer, Role: string(concord.RoleIntegration), Address: m.Peer, Node: e.opt.Node}
+		if in.By != nil {
+			rec = *in.By
 		}
 		rec.Time, rec.Action, rec.Object, rec.Patient = m.ReceivedAt, concord.AuditCreate, "message/"+strconv.FormatInt(m.ID, 10), m.PatientID
 		rec.Outcome = outcomeOf(m.Status)
 		rec.Detail = fmt.Sprintf("channel %s: %s^%s %s %s", m.Channel, m.Type, m.Trigger, m.ControlID, m.Status)
-		if by != nil {
+		if in.Reprocess {
 			rec.Detail = "reprocessed: " + rec.Detail
 		}
 		return tx.AppendAudit(ctx, &rec)
@@ -218,7 +249,7 @@ func outcomeOf(status string) concord.Outcome {
 
 // reject stores bytes that are not a message and answers AR with the
 // parse error.
-func (e *Engine) reject(ctx context.Context, m *concord.Message, perr error) []byte {
+func (e *Engine) reject(ctx context.Context, in Inbound, m *concord.Message, perr error) Answer {
 	m.Status = concord.MessageRejected
 	m.Error = perr.Error()
 	m.AckCode = string(hl7v2.AR)
@@ -232,12 +263,12 @@ func (e *Engine) reject(ctx context.Context, m *concord.Message, perr error) []b
 			issue.Location = hl7v2.Location{Segment: "MSH", Seq: pe.Segment}
 		}
 	}
-	if _, err := e.store(ctx, m, false, nil, nil); err != nil {
+	if _, err := e.store(ctx, in, m, false, nil); err != nil {
 		e.opt.Logger.Error("rejected input not stored", "channel", m.Channel, "peer", m.Peer, "err", err)
 		issue = hl7v2.Issue{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: "message not stored: send it again"}
-		return e.bareAck(hl7v2.AE, m.ControlID, issue)
+		return Answer{Ack: e.bareAck(hl7v2.AE, m.ControlID, issue), Code: hl7v2.AE, Issues: []hl7v2.Issue{issue}}
 	}
-	return e.bareAck(hl7v2.AR, m.ControlID, issue)
+	return Answer{Ack: e.bareAck(hl7v2.AR, m.ControlID, issue), Code: hl7v2.AR, Issues: []hl7v2.Issue{issue}, Message: m}
 }
 
 // ack builds the acknowledgment of a parsed message, following its

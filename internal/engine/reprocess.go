@@ -23,7 +23,7 @@ func (e *Engine) Reprocess(ctx context.Context, id int64, raw []byte, by concord
 	if len(raw) == 0 {
 		return nil, "", concord.Errorf(concord.EINVALID, "message %d has no content to reprocess (broken framing, or pruned)", id)
 	}
-	_, m := e.receive(ctx, Inbound{Channel: orig.Channel, Peer: "reprocess", Payload: raw, By: &by})
+	m := e.Submit(ctx, Inbound{Channel: orig.Channel, Via: "operator", Peer: "reprocess", Payload: raw, By: &by, Reprocess: true}).Message
 	if m == nil || m.ID == 0 {
 		return nil, "", concord.Errorf(concord.EUNAVAILABLE, "the reprocessed message could not be stored")
 	}

@@ -1,0 +1,161 @@
+// Command mllpload is a load generator for MLLP receivers: it sends
+// synthetic ORU^R01 messages (about 1 KB, no real patient) over several
+// connections, each waiting for its acknowledgment before the next, at
+// an optional fixed total rate, and reports throughput and acknowledgment
+// latency every interval and at the end. Every acknowledgment must be AA
+// (or CA) for the message's control ID; anything else is counted as an
+// error and reported.
+//
+//	go run ./bench/mllpload --to 127.0.0.1:2575 --conns 8 --rate 1000 --duration 10m
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/concord-health/concord/hl7v2"
+	"github.com/concord-health/concord/mllp"
+)
+
+func main() {
+	to := flag.String("to", "127.0.0.1:2575", "receiver host:port")
+	conns := flag.Int("conns", 8, "connections")
+	rate := flag.Float64("rate", 0, "total messages per second (0: as fast as acknowledgments come)")
+	duration := flag.Duration("duration", 30*time.Second, "how long to send")
+	every := flag.Duration("every", 10*time.Second, "report interval")
+	prefix := flag.String("prefix", fmt.Sprintf("L%d", time.Now().Unix()), "control ID prefix (unique per run)")
+	flag.Parse()
+
+	var sent, errs atomic.Int64
+	var mu sync.Mutex
+	var window, all []time.Duration
+	var lastErr atomic.Value
+	ctx, cancel := context.WithTimeout(context.Background(), *duration)
+	defer cancel()
+	var tick <-chan time.Time
+	if *rate > 0 {
+		// One shared pacer: each send takes a token.
+		t := time.NewTicker(time.Duration(float64(time.Second) / *rate))
+		defer t.Stop()
+		tick = t.C
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range *conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := &mllp.Client{Addr: *to, AckTimeout: 30 * time.Second}
+			defer cl.Close()
+			for i := 0; ; i++ {
+				if tick != nil {
+					select {
+					case <-tick:
+					case <-ctx.Done():
+						return
+					}
+				} else if ctx.Err() != nil {
+					return
+				}
+				msg := message(*prefix, c, i)
+				t0 := time.Now()
+				ack, err := cl.Send(context.Background(), msg)
+				d := time.Since(t0)
+				if err == nil {
+					if code := ackCode(ack); code != "AA" && code != "CA" {
+						err = fmt.Errorf("answer %s: %q", code, ack)
+					}
+				}
+				if err != nil {
+					errs.Add(1)
+					lastErr.Store(err.Error())
+					continue
+				}
+				sent.Add(1)
+				mu.Lock()
+				window = append(window, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	report := time.NewTicker(*every)
+	defer report.Stop()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	prev, prevAt := int64(0), start
+	for {
+		select {
+		case <-report.C:
+			mu.Lock()
+			w := window
+			window = nil
+			all = append(all, w...)
+			mu.Unlock()
+			n, now := sent.Load(), time.Now()
+			p50, p99 := percentiles(w)
+			fmt.Printf("t=%4.0fs sent=%d rate=%.0f/s p50=%.2fms p99=%.2fms errors=%d\n", now.Sub(start).Seconds(), n,
+				float64(n-prev)/now.Sub(prevAt).Seconds(), ms(p50), ms(p99), errs.Load())
+			prev, prevAt = n, now
+		case <-done:
+			mu.Lock()
+			all = append(all, window...)
+			mu.Unlock()
+			el := time.Since(start)
+			p50, p99 := percentiles(all)
+			fmt.Printf("total: sent=%d in %.1fs = %.0f msg/s, ack p50=%.2fms p99=%.2fms max=%.2fms errors=%d\n",
+				sent.Load(), el.Seconds(), float64(sent.Load())/el.Seconds(), ms(p50), ms(p99), ms(maxOf(all)), errs.Load())
+			if errs.Load() > 0 {
+				fmt.Fprintf(os.Stderr, "last error: %v\n", lastErr.Load())
+				os.Exit(1)
+			}
+			return
+		}
+	}
+}
+
+// message is a synthetic ORU of about 1 KB with a unique control ID.
+func message(prefix string, conn, i int) []byte {
+	return []byte(fmt.Sprintf("MSH|^~\\&|LOAD|North|CONCORD|Ward|20260102030405||ORU^R01^ORU_R01|%s-%d-%d|P|2.5.1\r"+
+		"PID|1||MRN-%d^^^North^MR||Synthetic^Patient^Q||19800101|F|||1 Main St^^Springfield^IL^62701\r"+
+		"PV1|1|O|CLINIC^1^1\r"+
+		"ORC|RE|ORD-%d|FIL-%d\r"+
+		"OBR|1|ORD-%d|FIL-%d|24331-1^Lipid panel^LN|||20260102030405\r"+
+		"OBX|1|NM|2093-3^Cholesterol [Mass/volume] in Serum or Plasma^LN||182|mg/dL^mg/dL^UCUM|<200|N|||F\r"+
+		"OBX|2|NM|2571-8^Triglyceride [Mass/volume] in Serum or Plasma^LN||90|mg/dL^mg/dL^UCUM|<150|N|||F\r"+
+		"OBX|3|NM|2085-9^HDL Cholesterol [Mass/volume] in Serum or Plasma^LN||62|mg/dL^mg/dL^UCUM|>40|N|||F\r"+
+		"OBX|4|NM|13457-7^LDL Cholesterol calc [Mass/volume]^LN||102|mg/dL^mg/dL^UCUM|<130|N|||F\r"+
+		"NTE|1||Synthetic load message; no real patient.\r", prefix, conn, i, i%1000, i, i, i, i))
+}
+
+func ackCode(ack []byte) string {
+	m, err := hl7v2.Parse(ack)
+	if err != nil {
+		return "unparseable"
+	}
+	return m.Get("MSA-1")
+}
+
+func percentiles(d []time.Duration) (time.Duration, time.Duration) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2], s[len(s)*99/100]
+}
+
+func maxOf(d []time.Duration) time.Duration {
+	var m time.Duration
+	for _, x := range d {
+		m = max(m, x)
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
