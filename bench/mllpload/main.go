@@ -38,13 +38,10 @@ func main() {
 	var lastErr atomic.Value
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
-	var tick <-chan time.Time
-	if *rate > 0 {
-		// One shared pacer: each send takes a token.
-		t := time.NewTicker(time.Duration(float64(time.Second) / *rate))
-		defer t.Stop()
-		tick = t.C
-	}
+	// Pacing: message n (counted over all connections) is due at
+	// start + n/rate; a connection that falls behind sends at once, so
+	// the average rate holds unless the receiver cannot keep up.
+	var issued atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for c := range *conns {
@@ -54,13 +51,17 @@ func main() {
 			cl := &mllp.Client{Addr: *to, AckTimeout: 30 * time.Second}
 			defer cl.Close()
 			for i := 0; ; i++ {
-				if tick != nil {
-					select {
-					case <-tick:
-					case <-ctx.Done():
-						return
+				if *rate > 0 {
+					due := start.Add(time.Duration(float64(issued.Add(1)) / *rate * float64(time.Second)))
+					if wait := time.Until(due); wait > 0 {
+						select {
+						case <-time.After(wait):
+						case <-ctx.Done():
+							return
+						}
 					}
-				} else if ctx.Err() != nil {
+				}
+				if ctx.Err() != nil {
 					return
 				}
 				msg := message(*prefix, c, i)

@@ -103,9 +103,15 @@ func startServe(t *testing.T, dir string, args ...string) *node {
 			if json.Unmarshal([]byte(line), &l) == nil {
 				switch l.Msg {
 				case "http listening":
-					addr <- l.Addr
+					select {
+					case addr <- l.Addr:
+					default:
+					}
 				case "mllp listening":
-					mllpAddr <- l.Addr
+					select { // the first one is the default channel's
+					case mllpAddr <- l.Addr:
+					default:
+					}
 				}
 			}
 		}

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -27,21 +26,24 @@ import (
 func newServe(s *settings) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run every front door of this node until SIGINT or SIGTERM",
+		Short: "Run every front door of this node until SIGINT or SIGTERM (SIGHUP rereads the channels)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := s.load()
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg)
+			return serve(cmd.Context(), cfg, s.load)
 		},
 	}
 	s.addConfigFlags(cmd.Flags(), true)
 	return cmd
 }
 
-func serve(parent context.Context, cfg config.Config) error {
+// serve runs the node until ctx ends or a signal stops it. load reads the
+// configuration again for a reload of the channels (SIGHUP or
+// POST /api/channels/reload).
+func serve(parent context.Context, cfg config.Config, load func() (config.Config, error)) error {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -66,11 +68,11 @@ func serve(parent context.Context, cfg config.Config) error {
 		return fmt.Errorf("http address %s: %s", cfg.HTTP, listenReason(err))
 	}
 	started := time.Now()
-	listeners := map[string]string{"http": ln.Addr().String(), "mllp": "off", "dicom": "off"}
+	static := map[string]string{"http": ln.Addr().String(), "mllp": "off", "dicom": "off"}
 	if cfg.DICOM != "off" {
 		// The DIMSE front door comes with its own issue; until then its
 		// address is validated but nothing listens on it.
-		listeners["dicom"] = "not in this build (" + cfg.DICOM + ")"
+		static["dicom"] = "not in this build (" + cfg.DICOM + ")"
 	}
 	window := cfg.DuplicateWindow
 	if window == 0 {
@@ -95,122 +97,102 @@ func serve(parent context.Context, cfg config.Config) error {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Collectors:      eng.Collectors(),
 	})
-	// One MLLP listener per channel: the default channel on --mllp, and
-	// each configured channel on its own address.
-	type source struct {
-		channel  string
-		ln       net.Listener
-		tls      *tls.Config
-		allow    []netip.Prefix
-		subjects []string
-	}
-	var sources []source
-	closeAll := func() {
-		ln.Close()
-		for _, s := range sources {
-			s.ln.Close()
-		}
-	}
-	addSource := func(src source, addr string) error {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("mllp address %s (channel %s): %s", addr, src.channel, listenReason(err))
-		}
-		src.ln = l
-		sources = append(sources, src)
-		return nil
-	}
+	// The default channel listens on --mllp; each configured channel has
+	// its own sources, which a reload may change.
+	var defaultLn net.Listener
 	if cfg.MLLP != "off" {
-		if err := addSource(source{channel: engine.DefaultChannel}, cfg.MLLP); err != nil {
-			return err
+		if defaultLn, err = net.Listen("tcp", cfg.MLLP); err != nil {
+			ln.Close()
+			return fmt.Errorf("mllp address %s (channel %s): %s", cfg.MLLP, engine.DefaultChannel, listenReason(err))
 		}
-		listeners["mllp"] = sources[0].ln.Addr().String()
+		static["mllp"] = defaultLn.Addr().String()
+		log.Info("mllp listening", "addr", defaultLn.Addr().String(), "channel", engine.DefaultChannel)
 	}
-	httpChannels := map[string]bool{}
-	var drops []engine.FileDrop
-	for _, ch := range cfg.Channels {
-		if ch.HTTP {
-			httpChannels[ch.Name] = true
-			listeners["http:"+ch.Name] = "/api/channels/" + ch.Name + "/messages"
+	errc := make(chan error, 16)
+	src := newSources(ctx, eng, log, errc, static)
+	if err := src.apply(cfg.Channels, true); err != nil {
+		ln.Close()
+		if defaultLn != nil {
+			defaultLn.Close()
 		}
-		if fd := ch.FileDrop; fd != nil {
-			drops = append(drops, engine.FileDrop{Channel: ch.Name, Dir: fd.Dir, Pattern: fd.Pattern, Poll: fd.Poll})
-			listeners["file:"+ch.Name] = fd.Dir
-		}
-		if ch.MLLP == "" {
-			continue
-		}
-		tc, err := sourceTLS(ch)
-		if err != nil {
-			closeAll()
-			return err
-		}
-		if err := addSource(source{channel: ch.Name, tls: tc, allow: ch.Allow, subjects: ch.AllowSubjects}, ch.MLLP); err != nil {
-			return err
-		}
-		listeners["mllp:"+ch.Name] = sources[len(sources)-1].ln.Addr().String()
+		stop()
+		src.wait()
+		return err
 	}
 	srv.Handle(engine.HTTPSourcePattern, concord.Access{Action: concord.Action{Permission: concord.PermMessagesSubmit}},
-		eng.HTTPSource(httpChannels))
+		eng.HTTPSource(src.httpChannel))
+	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log}
+	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
+		http.HandlerFunc(rl.serveHTTP))
 	adminapi.Register(srv, store, adminapi.Info{
-		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: listeners,
-		Channels: channelNames(cfg),
+		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)
 	log.Info("concord started", "version", concord.Version, "node", cfg.NodeName(), "store", store.Kind(),
 		"data", cfg.Data)
 	log.Info("http listening", "addr", ln.Addr().String())
-	for _, s := range sources {
-		log.Info("mllp listening", "addr", s.ln.Addr().String(), "channel", s.channel)
-	}
-	log.Info("dicom listener", "state", listeners["dicom"])
+	log.Info("dicom listener", "state", static["dicom"])
 
 	// After the first signal, a second one stops at once.
 	go func() {
 		<-ctx.Done()
 		stop()
 	}()
-	errc := make(chan error, len(sources)+1)
-	go func() { errc <- wrapErr("http", srv.Serve(ctx, ln)) }()
-	running := 1
-	for _, s := range sources {
-		running++
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				by := concord.AuditRecord{Actor: "signal:SIGHUP@" + cfg.NodeName(), Role: "operator", Node: cfg.NodeName()}
+				if summary, err := rl.reload(ctx, by); err != nil {
+					log.Error("channels not reloaded", "err", err)
+				} else {
+					log.Info("channels reloaded", "changes", summary)
+				}
+			}
+		}
+	}()
+
+	var doors sync.WaitGroup
+	door := func(name string, run func() error) {
+		doors.Add(1)
+		go func() {
+			defer doors.Done()
+			if err := wrapErr(name, run()); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	door("http", func() error { return srv.Serve(ctx, ln) })
+	if defaultLn != nil {
 		ms := &mllp.Server{
-			Handler:      eng.MLLPHandler(s.channel),
-			Admit:        eng.Admit(s.channel),
-			Verify:       subjectCheck(s.subjects),
-			TLSConfig:    s.tls,
-			AllowedPeers: s.allow,
-			Logger:       log,
+			Handler: eng.MLLPHandler(engine.DefaultChannel),
+			Admit:   eng.Admit(engine.DefaultChannel),
+			Logger:  log,
 			OnError: func(c *mllp.Conn, err error, skipped int64) {
-				eng.ConnError(s.channel, c, err, skipped)
+				eng.ConnError(engine.DefaultChannel, c, err, skipped)
 			},
 		}
-		go func() { errc <- wrapErr("mllp "+s.channel, ms.Serve(ctx, s.ln)) }()
+		door("mllp "+engine.DefaultChannel, func() error { return ms.Serve(ctx, defaultLn) })
 	}
 	// Deliveries run until ctx ends; an attempt in flight finishes or is
 	// retried after the restart.
 	dispatched := make(chan struct{})
-	go func() {
-		var wg sync.WaitGroup
-		for _, fd := range drops {
-			wg.Add(1)
-			go func() { defer wg.Done(); eng.RunFileDrop(ctx, fd) }()
-		}
-		eng.Run(ctx)
-		wg.Wait()
-		close(dispatched)
-	}()
-	defer func() { stop(); <-dispatched }()
-	// Both front doors stop when ctx ends (a signal); if one fails first,
-	// stop the other too.
+	go func() { eng.Run(ctx); close(dispatched) }()
+	// Every front door stops when ctx ends (a signal); if one fails first,
+	// the others stop too.
 	var first error
-	for ; running > 0; running-- {
-		if err := <-errc; err != nil && first == nil {
-			first = err
-			stop()
-		}
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+		stop()
 	}
+	doors.Wait()
+	src.wait()
+	<-dispatched
 	log.Info("concord stopping")
 	return first
 }
@@ -259,39 +241,44 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 			ec.Transformer = tr
 		}
 		for _, d := range ch.Destinations {
-			var s engine.Sender
-			switch {
-			case d.Channel != "":
-				// The engine feeds the other channel itself.
-			case d.MLLP != "":
-				s = engine.NewMLLPSender(d.MLLP, d.Timeout)
-			case d.HTTP != "":
-				s = engine.NewHTTPSender(d.HTTP, d.Timeout)
-			default:
-				fs, err := engine.NewFileSender(d.File)
-				if err != nil {
-					return nil, fmt.Errorf("channel %s destination %s: directory %s: %s", ch.Name, d.Name, d.File, reason(err))
-				}
-				s = fs
+			ed, err := engineDestination(ch.Name, d)
+			if err != nil {
+				return nil, err
 			}
-			ec.Destinations = append(ec.Destinations, engine.Destination{
-				Name: d.Name, Sender: s, Channel: d.Channel, RetryInitial: d.RetryInitial, RetryMax: d.RetryMax,
-				MaxAttempts: d.MaxAttempts, Timeout: d.Timeout, OnAE: d.OnAE, OnAR: d.OnAR,
-			})
+			ec.Destinations = append(ec.Destinations, ed)
+		}
+		if ch.AppAck != nil {
+			ed, err := engineDestination(ch.Name, *ch.AppAck)
+			if err != nil {
+				return nil, err
+			}
+			ec.AppAck = &ed
 		}
 		out = append(out, ec)
 	}
 	return out, nil
 }
 
-// channelNames lists the channels this node runs, the default one first.
-func channelNames(cfg config.Config) []string {
-	var names []string
-	if cfg.MLLP != "off" {
-		names = append(names, engine.DefaultChannel)
+// engineDestination builds a destination with its sender. Its Key is its
+// configuration, so a reload that leaves it unchanged leaves it running.
+func engineDestination(channel string, d config.Destination) (engine.Destination, error) {
+	var s engine.Sender
+	switch {
+	case d.Channel != "":
+		// The engine feeds the other channel itself.
+	case d.MLLP != "":
+		s = engine.NewMLLPSender(d.MLLP, d.Timeout)
+	case d.HTTP != "":
+		s = engine.NewHTTPSender(d.HTTP, d.Timeout)
+	default:
+		fs, err := engine.NewFileSender(d.File)
+		if err != nil {
+			return engine.Destination{}, fmt.Errorf("channel %s destination %s: directory %s: %s", channel, d.Name, d.File, reason(err))
+		}
+		s = fs
 	}
-	for _, ch := range cfg.Channels {
-		names = append(names, ch.Name)
-	}
-	return names
+	return engine.Destination{
+		Key: fmt.Sprintf("%+v", d), Name: d.Name, Sender: s, Channel: d.Channel, RetryInitial: d.RetryInitial,
+		RetryMax: d.RetryMax, MaxAttempts: d.MaxAttempts, Timeout: d.Timeout, OnAE: d.OnAE, OnAR: d.OnAR,
+	}, nil
 }

@@ -210,3 +210,41 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestApplicationAckEndToEnd: an enhanced-mode sender gets CA at once and
+// its application acknowledgment later, delivered over MLLP to the
+// address its channel names (here a second Concord, which stores it).
+func TestApplicationAckEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	back := startServe(t, t.TempDir(), "--data", filepath.Join(dir, "back"))
+	addr := freePort(t)
+	cfg := fmt.Sprintf("channels:\n  - name: orders\n    mllp: %q\n    application_ack: {mllp: %q, retry_initial: 50ms}\n", addr, back.mllp)
+	os.WriteFile(filepath.Join(dir, "concord.yaml"), []byte(cfg), 0o600)
+	startServe(t, dir, "--data", filepath.Join(dir, "d"))
+	msg, _ := filepath.Abs(filepath.Join("testdata", "synthetic-adt.hl7"))
+	adt, _ := os.ReadFile(msg)
+	enh := strings.Replace(string(adt), "|SYN-1|P|2.5.1", "|SYN-ENH|P|2.5.1|||AL|AL", 1)
+	f := filepath.Join(dir, "enh.hl7")
+	os.WriteFile(f, []byte(enh), 0o600)
+	if o, e, code := run(t, dir, "send", "--to", addr, f); code != 0 || !strings.Contains(o, "SYN-ENH\tCA") {
+		t.Fatalf("send: %d %s %s", code, o, e)
+	}
+	bearer, _, _ := run(t, dir, "token", "create", "--role", "integration", "--data", filepath.Join(dir, "back"))
+	bearer = strings.TrimSpace(bearer)
+	waitUntil(t, "the application acknowledgment at the sender", func() bool {
+		_, body := get(t, back.url+"/api/messages?type=ACK", bearer)
+		return strings.Contains(body, `"total": 1`)
+	})
+	_, body := get(t, back.url+"/api/messages?type=ACK", bearer)
+	var list struct {
+		Messages []struct {
+			ID     int64
+			Status string
+		}
+	}
+	json.Unmarshal([]byte(body), &list)
+	_, body = get(t, fmt.Sprintf("%s/api/messages/%d", back.url, list.Messages[0].ID), bearer)
+	if !strings.Contains(body, `MSA|AA|SYN-ENH`) || list.Messages[0].Status != "received" {
+		t.Fatalf("application acknowledgment as stored by the sender: %s", body)
+	}
+}

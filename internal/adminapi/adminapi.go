@@ -19,12 +19,12 @@ type Router interface {
 
 // Info is what the status page says about this node.
 type Info struct {
-	Version   string
-	Node      string
-	Started   time.Time
-	Listeners map[string]string
-	// Channels names the channels this node runs.
-	Channels []string
+	Version string
+	Node    string
+	Started time.Time
+	// Listeners describes what the node listens on now (sources may
+	// change with a reload); nil means nothing.
+	Listeners func() map[string]string
 }
 
 // Register adds the admin API's routes to r.
@@ -37,6 +37,14 @@ func Register(r Router, store concord.Store, info Info, engine Engine) {
 	}, http.HandlerFunc(a.status))
 	a.registerMessages(r)
 	a.registerOperations(r)
+}
+
+// listeners returns what the node listens on now.
+func (a *api) listeners() map[string]string {
+	if a.info.Listeners == nil {
+		return map[string]string{}
+	}
+	return a.info.Listeners()
 }
 
 type api struct {
@@ -87,7 +95,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 		UptimeSeconds: time.Since(a.info.Started).Seconds(),
 		Store:         ss,
 		Counts:        counts,
-		Listeners:     a.info.Listeners,
+		Listeners:     a.listeners(),
 	})
 }
 

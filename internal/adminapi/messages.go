@@ -60,7 +60,11 @@ func (a *api) channels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := []Channel{}
-	for _, name := range a.info.Channels {
+	var names []string
+	if a.engine != nil {
+		names = a.engine.ChannelNames()
+	}
+	for _, name := range names {
 		c := counts[name]
 		state := concord.ChannelStarted
 		if a.engine != nil {

@@ -18,6 +18,8 @@ import (
 type Engine interface {
 	Reprocess(ctx context.Context, id int64, raw []byte, by concord.AuditRecord) (*concord.Message, string, error)
 	State(ctx context.Context, channel string) string
+	// ChannelNames lists the channels the node runs now, default first.
+	ChannelNames() []string
 	SetState(ctx context.Context, channel, state string, by concord.AuditRecord) error
 }
 

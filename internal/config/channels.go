@@ -45,6 +45,10 @@ type Channel struct {
 	// (respond: commit).
 	RespondAfterDestinations bool
 	RespondTimeout           time.Duration
+	// AppAck, when set, is where the channel sends application
+	// acknowledgments (HL7 v2 enhanced mode, MSH-16) back to senders: a
+	// destination with its own queue, named AppAckDestination.
+	AppAck *Destination
 	// Filter is a CEL expression deciding which messages the channel
 	// passes to its destinations (see engine.Filter); empty passes all.
 	Filter string
@@ -229,12 +233,17 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 				return nil
 			},
 			"respond_timeout": duration(&ch.RespondTimeout),
+			"application_ack": func(v *yaml.Node) error {
+				d, err := loadDestination(path, v, AppAckDestination)
+				ch.AppAck = &d
+				return err
+			},
 			"destinations": func(v *yaml.Node) error {
 				if v.Kind != yaml.SequenceNode {
 					return fmt.Errorf("must be a list")
 				}
 				for _, dn := range v.Content {
-					d, err := loadDestination(path, dn)
+					d, err := loadDestination(path, dn, "")
 					if err != nil {
 						return err
 					}
@@ -271,8 +280,14 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 	return out, nil
 }
 
-func loadDestination(path string, n *yaml.Node) (Destination, error) {
-	d := Destination{RetryInitial: time.Second, RetryMax: 5 * time.Minute, Timeout: 30 * time.Second, OnAE: "retry", OnAR: "dead"}
+// AppAckDestination is the name of the destination that carries a
+// channel's application acknowledgments; no other destination may use it.
+const AppAckDestination = "application-ack"
+
+// loadDestination reads a destination; a fixed name (for the application
+// acknowledgment destination) takes the place of the name key.
+func loadDestination(path string, n *yaml.Node, fixedName string) (Destination, error) {
+	d := Destination{Name: fixedName, RetryInitial: time.Second, RetryMax: 5 * time.Minute, Timeout: 30 * time.Second, OnAE: "retry", OnAR: "dead"}
 	dur := duration
 	policy := func(dst *string) func(*yaml.Node) error {
 		return func(v *yaml.Node) error {
@@ -285,7 +300,7 @@ func loadDestination(path string, n *yaml.Node) (Destination, error) {
 			return nil
 		}
 	}
-	err := eachKey(path, n, map[string]func(*yaml.Node) error{
+	handlers := map[string]func(*yaml.Node) error{
 		"name": func(v *yaml.Node) error { return scalar(v, &d.Name) },
 		"mllp": func(v *yaml.Node) error {
 			if err := scalar(v, &d.MLLP); err != nil {
@@ -324,9 +339,16 @@ func loadDestination(path string, n *yaml.Node) (Destination, error) {
 		},
 		"on_ae": policy(&d.OnAE),
 		"on_ar": policy(&d.OnAR),
-	})
-	if err != nil {
+	}
+	if fixedName != "" {
+		delete(handlers, "name")
+		delete(handlers, "channel")
+	}
+	if err := eachKey(path, n, handlers); err != nil {
 		return d, err
+	}
+	if fixedName == "" && d.Name == AppAckDestination {
+		return d, fmt.Errorf("config %s:%d: destination name %q is reserved for application_ack", path, n.Line, d.Name)
 	}
 	if !nameRE.MatchString(d.Name) {
 		return d, fmt.Errorf("config %s:%d: destination name %q: want 1-63 of a-z 0-9 _ -", path, n.Line, d.Name)

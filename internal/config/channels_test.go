@@ -72,6 +72,7 @@ func TestChannelSources(t *testing.T) {
     allow_subjects: [registration]
     respond: destinations
     respond_timeout: 5s
+    application_ack: {mllp: "reg.example:2577", retry_max: 1m}
     destinations:
       - {name: fan-out, channel: archive}
   - name: archive
@@ -89,7 +90,8 @@ func TestChannelSources(t *testing.T) {
 	if adt.TLS == nil || adt.TLS.Cert != "s.pem" || adt.TLS.ClientCA != "ca.pem" || len(adt.Allow) != 3 ||
 		adt.Allow[1].String() != "192.168.7.9/32" || adt.Allow[2].String() != "::1/128" ||
 		len(adt.AllowSubjects) != 1 || !adt.RespondAfterDestinations || adt.RespondTimeout != 5*time.Second ||
-		adt.Destinations[0].Channel != "archive" {
+		adt.Destinations[0].Channel != "archive" || adt.AppAck == nil || adt.AppAck.Name != AppAckDestination ||
+		adt.AppAck.MLLP != "reg.example:2577" || adt.AppAck.RetryMax != time.Minute {
 		t.Fatalf("adt %+v", adt)
 	}
 	up := c.Channels[2]

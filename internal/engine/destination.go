@@ -39,13 +39,18 @@ type Destination struct {
 	Name string
 	// Sender delivers; when nil, Channel names another channel of this
 	// engine that receives the message.
-	Sender       Sender
-	Channel      string
+	Sender  Sender
+	Channel string
+	// Key identifies the destination's configuration: when Configure
+	// finds the same channel, name and Key, the running destination is
+	// kept as it is. Empty means it is restarted on every Configure.
+	Key          string
 	RetryInitial time.Duration // first retry delay; doubles each time
 	RetryMax     time.Duration // longest delay
 	MaxAttempts  int           // 0: no limit
 	Timeout      time.Duration // one attempt
 	OnAE, OnAR   string        // "retry" or "dead"
+	id           uint64        // which configuration this is (Configure)
 }
 
 // Channel is a channel's configuration as the engine sees it.
@@ -63,6 +68,22 @@ type Channel struct {
 	// destination that did not. By default the answer follows the commit.
 	RespondAfterDestinations bool
 	RespondTimeout           time.Duration
+	// AppAck, when set, carries application acknowledgments back to
+	// senders that ask for them (enhanced mode, MSH-16; see appack.go).
+	AppAck *Destination
+}
+
+// queues returns every destination of the channel that has a queue: its
+// destinations and the application acknowledgment one.
+func (ch *Channel) queues() []*Destination {
+	out := make([]*Destination, 0, len(ch.Destinations)+1)
+	for i := range ch.Destinations {
+		out = append(out, &ch.Destinations[i])
+	}
+	if ch.AppAck != nil {
+		out = append(out, ch.AppAck)
+	}
+	return out
 }
 
 // wire returns the message in wire form: segments ending in CR, no

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,25 +20,65 @@ const (
 
 // Run delivers queued messages to every destination of every channel
 // until ctx ends (one loop per destination, strictly in order) and runs
-// the retention job.
+// the retention job. When Configure changes the channels, Run starts and
+// stops destination loops to match.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	if e.opt.Retention > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); e.retain(ctx) }()
 	}
-	for _, ch := range e.opt.Channels {
-		for i := range ch.Destinations {
-			d := &ch.Destinations[i]
-			wg.Add(1)
+	type loop struct {
+		d      *Destination
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	loops := map[string]*loop{}
+	stop := func(k string, l *loop) {
+		l.cancel()
+		<-l.done
+		delete(loops, k)
+	}
+	reconcile := func() {
+		want := map[string]*Destination{}
+		for _, ch := range e.channels() {
+			for _, d := range ch.queues() {
+				want[ch.Name+"\x00"+d.Name] = d
+			}
+		}
+		for k, l := range loops {
+			if d, ok := want[k]; !ok || d.id != l.d.id {
+				stop(k, l)
+			}
+		}
+		for k, d := range want {
+			if _, ok := loops[k]; ok {
+				continue
+			}
+			channel, _, _ := strings.Cut(k, "\x00")
+			lctx, cancel := context.WithCancel(ctx)
+			l := &loop{d: d, cancel: cancel, done: make(chan struct{})}
+			loops[k] = l
 			go func() {
-				defer wg.Done()
+				defer close(l.done)
 				defer d.Sender.Close()
-				e.dispatch(ctx, ch.Name, d, e.wakeup(ch.Name, d.Name))
+				e.dispatch(lctx, channel, d, e.wakeup(channel, d.Name))
 			}()
 		}
 	}
-	wg.Wait()
+	reconcile()
+	for {
+		select {
+		case <-ctx.Done():
+			for k, l := range loops {
+				stop(k, l)
+			}
+			wg.Wait()
+			return
+		case <-e.reconfigured:
+			reconcile()
+		}
+	}
 }
 
 // wakeup returns the channel that tells a destination's loop new work is
@@ -124,6 +165,11 @@ func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, w
 			continue
 		}
 		e.progress.recorded(head.MessageID)
+		if o.Status != concord.DeliveryQueued {
+			if ch := e.channel(channel); ch != nil && ch.AppAck != nil && d.Name != ch.AppAck.Name {
+				e.afterDestinations(ctx, ch, head.MessageID)
+			}
+		}
 		outcomeLabel := map[string]string{concord.DeliverySent: "sent", concord.DeliveryDead: "dead"}[o.Status]
 		if outcomeLabel == "" {
 			outcomeLabel = "retry"

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,7 +38,8 @@ type Options struct {
 	// Now returns the time; time.Now when nil.
 	Now func() time.Time
 	// Channels lists the channels with destinations; a channel not listed
-	// (such as the default one) only stores what it receives.
+	// (such as the default one) only stores what it receives. Configure
+	// replaces them while the engine runs.
 	Channels []Channel
 	// Retention, when positive, is how long message content is kept (see
 	// Store.PruneContent); Run prunes older content every hour.
@@ -53,6 +55,11 @@ type Engine struct {
 	metrics *metrics
 	// progress wakes answers waiting on deliveries (respond.go).
 	progress progress
+
+	chans        atomic.Pointer[[]Channel] // the channels now (Configure)
+	reconfigured chan struct{}             // tells Run the channels changed
+	destIDs      atomic.Uint64             // numbers destinations as Configure starts them
+	appAckMu     sync.Mutex                // serialises afterDestinations
 
 	wakeMu sync.Mutex
 	wakes  map[string]chan struct{}
@@ -76,20 +83,72 @@ func New(opt Options) *Engine {
 	var b [4]byte
 	rand.Read(b[:])
 	prefix := "CNC" + hex.EncodeToString(b[:])
-	e := &Engine{opt: opt, prefix: prefix, owner: opt.Node + "/" + prefix, metrics: newMetrics()}
-	// Channels are copied so the senders to other channels can be set
-	// without changing the caller's slice.
-	e.opt.Channels = make([]Channel, len(opt.Channels))
-	for i, ch := range opt.Channels {
+	e := &Engine{opt: opt, prefix: prefix, owner: opt.Node + "/" + prefix, metrics: newMetrics(),
+		reconfigured: make(chan struct{}, 1)}
+	e.Configure(opt.Channels)
+	return e
+}
+
+// Configure replaces the engine's channels while it runs: messages
+// received from now on follow the new filters, transformers and
+// destinations, and Run starts the queue loops of new destinations and
+// stops those of removed ones. A destination whose Key is unchanged keeps
+// its loop and sender (the new Sender, unused, is closed); one whose Key
+// changed, or that has no Key, is restarted: an attempt in flight is
+// finished or, if cut short, tried again. Queued deliveries stay in the
+// store whatever changes, and a destination added back later sends them.
+func (e *Engine) Configure(chs []Channel) {
+	old := map[string]*Destination{}
+	if cur := e.chans.Load(); cur != nil {
+		for i := range *cur {
+			for _, d := range (*cur)[i].queues() {
+				if d.Key != "" {
+					old[(*cur)[i].Name+"\x00"+d.Name+"\x00"+d.Key] = d
+				}
+			}
+		}
+	}
+	// Copied so the senders can be set without changing the caller's slice.
+	next := make([]Channel, len(chs))
+	for i, ch := range chs {
 		ch.Destinations = append([]Destination(nil), ch.Destinations...)
-		for j := range ch.Destinations {
-			if d := &ch.Destinations[j]; d.Sender == nil && d.Channel != "" {
+		if ch.AppAck != nil {
+			a := *ch.AppAck
+			ch.AppAck = &a
+		}
+		for _, d := range ch.queues() {
+			if prev, ok := old[ch.Name+"\x00"+d.Name+"\x00"+d.Key]; ok && d.Key != "" {
+				if d.Sender != nil && !sameSender(d.Sender, prev.Sender) {
+					d.Sender.Close()
+				}
+				*d = *prev
+				continue
+			}
+			d.id = e.destIDs.Add(1)
+			if d.Sender == nil && d.Channel != "" {
 				d.Sender = &channelSender{eng: e, from: ch.Name, to: d.Channel}
 			}
 		}
-		e.opt.Channels[i] = ch
+		next[i] = ch
 	}
-	return e
+	e.chans.Store(&next)
+	select {
+	case e.reconfigured <- struct{}{}:
+	default:
+	}
+}
+
+// sameSender reports whether a and b are the same sender value.
+func sameSender(a, b Sender) bool {
+	return reflect.TypeOf(a) == reflect.TypeOf(b) && reflect.TypeOf(a).Comparable() && a == b
+}
+
+// channels returns the current channels.
+func (e *Engine) channels() []Channel {
+	if p := e.chans.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // ackControlID returns a control ID for an acknowledgment, unique on this
@@ -100,9 +159,10 @@ func (e *Engine) ackControlID() string {
 
 // channel returns a channel's configuration, or nil.
 func (e *Engine) channel(name string) *Channel {
-	for i := range e.opt.Channels {
-		if e.opt.Channels[i].Name == name {
-			return &e.opt.Channels[i]
+	chs := e.channels()
+	for i := range chs {
+		if chs[i].Name == name {
+			return &chs[i]
 		}
 	}
 	return nil
@@ -110,7 +170,7 @@ func (e *Engine) channel(name string) *Channel {
 
 // destinations returns the names of a channel's destinations.
 func (e *Engine) destinations(channel string) []string {
-	for _, ch := range e.opt.Channels {
+	for _, ch := range e.channels() {
 		if ch.Name == channel {
 			names := make([]string, len(ch.Destinations))
 			for i, d := range ch.Destinations {

@@ -19,7 +19,10 @@ func TestFileDrop(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { eng.RunFileDrop(ctx, FileDrop{Channel: "lab", Dir: dir, Pattern: "*.hl7", Poll: 20 * time.Millisecond}); close(done) }()
+	go func() {
+		eng.RunFileDrop(ctx, FileDrop{Channel: "lab", Dir: dir, Pattern: "*.hl7", Poll: 20 * time.Millisecond})
+		close(done)
+	}()
 	defer func() { cancel(); <-done }()
 
 	os.WriteFile(filepath.Join(dir, "good.hl7"), []byte(labMessage(1)+"\n"+labMessage(2)), 0o600)

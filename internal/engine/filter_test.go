@@ -79,7 +79,10 @@ func TestChannelFilter(t *testing.T) {
 		t.Fatalf("delivered %s", got)
 	}
 	bad, _ := CompileFilter(`msg.get("bad path") == ""`)
-	st.eng.opt.Channels[0].Filter = bad
+	ch := *st.eng.channel("lab")
+	ch.Filter = bad
+	ch.Destinations = nil // its deliveries are done
+	st.eng.Configure([]Channel{ch})
 	ack := st.eng.Receive(context.Background(), Inbound{Channel: "lab", Peer: "x", Payload: []byte(labMessage(9))})
 	if !strings.Contains(string(ack), "MSA|AE|LAB-009") || !strings.Contains(string(ack), "207") {
 		t.Fatalf("ack %q", ack)

@@ -37,10 +37,10 @@ type HTTPAnswer struct {
 // before sending again); 503 not stored, or (answering after
 // destinations) not confirmed by every destination: send it again later,
 // a repeat is recognised as a duplicate.
-func (e *Engine) HTTPSource(enabled map[string]bool) http.Handler {
+func (e *Engine) HTTPSource(enabled func(channel string) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		if !enabled[name] {
+		if !enabled(name) {
 			httperr.Write(w, r, concord.Errorf(concord.ENOTFOUND, "no channel %q takes messages over HTTP", name))
 			return
 		}

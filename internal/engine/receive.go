@@ -28,6 +28,9 @@ type Inbound struct {
 	// Reprocess marks an operator running a stored message again: the
 	// duplicate check is skipped.
 	Reprocess bool
+
+	appAck   []byte // an application acknowledgment to queue with the message
+	appAckTo string // the destination that carries it
 }
 
 // Answer is what became of one inbound message.
@@ -122,6 +125,9 @@ func (e *Engine) handle(ctx context.Context, in Inbound) Answer {
 	m.AckCode = string(code)
 
 	dedupe := m.Status != concord.MessageRejected && m.ControlID != "" && !in.Reprocess
+	if in.appAck = e.appAckAtReceipt(ch, msg, m, code, issues); in.appAck != nil {
+		in.appAckTo = ch.AppAck.Name
+	}
 	dup, err := e.store(ctx, in, m, dedupe, payload)
 	if err != nil {
 		e.opt.Logger.Error("message not stored", "channel", m.Channel, "control_id", m.ControlID, "err", err)
@@ -135,7 +141,10 @@ func (e *Engine) handle(ctx context.Context, in Inbound) Answer {
 		issues = nil
 		queued = dup
 	}
-	if ch != nil && ch.RespondAfterDestinations && code == hl7v2.AA && queued.Status == concord.MessageReceived {
+	// An enhanced-mode sender of a channel that sends application
+	// acknowledgments hears of the destinations that way, not by waiting.
+	appAcked := ch != nil && ch.AppAck != nil && msg.EnhancedMode()
+	if ch != nil && ch.RespondAfterDestinations && !appAcked && code == hl7v2.AA && queued.Status == concord.MessageReceived {
 		// The sender hears how the destinations took it. A repeated
 		// message waits on the first one's deliveries.
 		code, issues = e.awaitDestinations(ctx, queued.ID, ch.RespondTimeout)
@@ -214,6 +223,11 @@ func (e *Engine) store(ctx context.Context, in Inbound, m *concord.Message, dedu
 				return err
 			}
 		}
+		if in.appAck != nil && m.Status != concord.MessageDuplicate {
+			if err := tx.Enqueue(ctx, m, []string{in.appAckTo}, in.appAck, m.ReceivedAt); err != nil {
+				return err
+			}
+		}
 		via := in.Via
 		if via == "" {
 			via = "mllp"
@@ -235,6 +249,9 @@ func (e *Engine) store(ctx context.Context, in Inbound, m *concord.Message, dedu
 	}
 	if err == nil && m.Status == concord.MessageReceived {
 		e.notify(m.Channel, dests)
+	}
+	if err == nil && in.appAck != nil && m.Status != concord.MessageDuplicate {
+		e.notify(m.Channel, []string{in.appAckTo})
 	}
 	return dup, err
 }

@@ -63,7 +63,7 @@ func (e *Engine) SetState(ctx context.Context, channel, state string, by concord
 // ChannelNames lists the channels this engine runs, the default one first.
 func (e *Engine) ChannelNames() []string {
 	names := []string{DefaultChannel}
-	for _, ch := range e.opt.Channels {
+	for _, ch := range e.channels() {
 		if ch.Name != DefaultChannel {
 			names = append(names, ch.Name)
 		}
