@@ -50,10 +50,16 @@ type MessageFilter struct {
 	Trigger   string
 	Status    string
 	PatientID string
-	Since     time.Time // received at or after
-	Until     time.Time // received before
-	Limit     int       // at most this many, newest first; 0 means 100
-	Offset    int
+	// Sender matches MSH-3^MSH-4 as stored, or MSH-3 alone.
+	Sender string
+	// Destination and DeliveryStatus select messages with a delivery to
+	// that destination, or in that state (queued, sent, dead), or both.
+	Destination    string
+	DeliveryStatus string
+	Since          time.Time // received at or after
+	Until          time.Time // received before
+	Limit          int       // at most this many, newest first; 0 means 100
+	Offset         int
 }
 
 // ChannelCounts are the message counts of one channel by status.

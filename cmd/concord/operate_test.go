@@ -87,6 +87,14 @@ func TestOperatorActions(t *testing.T) {
 		}
 	}
 	waitDelivery(rep.MessageID, "dead")
+	// Operators find what needs them by where its deliveries stand.
+	if _, body := get(t, n.url+"/api/messages?delivery_status=dead&destination=partner", admin); !strings.Contains(body, fmt.Sprintf(`"id": %d,`, rep.MessageID)) ||
+		!strings.Contains(body, `"total": 1`) {
+		t.Fatalf("search for dead deliveries: %s", body)
+	}
+	if code, _ := get(t, n.url+"/api/messages?delivery_status=lost", admin); code != 400 {
+		t.Fatalf("a bad delivery_status answered %d", code)
+	}
 	_, body = get(t, fmt.Sprintf("%s/api/messages/%d", n.url, rep.MessageID), admin)
 	var detail struct{ Deliveries []struct{ ID int } }
 	json.Unmarshal([]byte(body), &detail)

@@ -232,7 +232,7 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 			steps := make([]engine.Step, len(ch.Transform))
 			for i, s := range ch.Transform {
 				steps[i] = engine.Step{Set: s.Set, Value: s.Value, Copy: s.Copy, To: s.To, Clear: s.Clear, Map: s.Map,
-					Table: s.Table, Default: s.Default, DeleteSegments: s.DeleteSegments, AddSegment: s.AddSegment}
+					Table: s.Table, Default: s.Default, DeleteSegments: s.DeleteSegments, AddSegment: s.AddSegment, Split: s.Split}
 			}
 			tr, err := engine.CompileTransformer(steps)
 			if err != nil {

@@ -97,7 +97,14 @@ func (a *api) messages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := concord.MessageFilter{
 		Channel: q.Get("channel"), ControlID: q.Get("control_id"), Type: q.Get("type"), Trigger: q.Get("trigger"),
-		Status: q.Get("status"), PatientID: q.Get("patient_id"),
+		Status: q.Get("status"), PatientID: q.Get("patient_id"), Sender: q.Get("sender"),
+		Destination: q.Get("destination"), DeliveryStatus: q.Get("delivery_status"),
+	}
+	switch f.DeliveryStatus {
+	case "", concord.DeliveryQueued, concord.DeliverySent, concord.DeliveryDead:
+	default:
+		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "delivery_status: want queued, sent or dead"))
+		return
 	}
 	var err error
 	if f.Since, err = timeParam(q.Get("since")); err != nil {

@@ -77,12 +77,13 @@ type FileDrop struct {
 
 // Step is one transformer step from concord.yaml: exactly one of set
 // (with value), copy (with to), clear, map (with table and optionally
-// default), delete_segments and add_segment.
+// default), delete_segments, add_segment and split.
 type Step struct {
 	Set, Value, Copy, To, Clear, Map string
 	Table                            map[string]string
 	Default                          *string
 	DeleteSegments, AddSegment       string
+	Split                            string
 }
 
 // Destination is where a channel delivers each message it accepts, with
@@ -136,6 +137,7 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 						"map":             func(v *yaml.Node) error { return scalar(v, &s.Map) },
 						"delete_segments": func(v *yaml.Node) error { return scalar(v, &s.DeleteSegments) },
 						"add_segment":     func(v *yaml.Node) error { return scalar(v, &s.AddSegment) },
+						"split":           func(v *yaml.Node) error { return scalar(v, &s.Split) },
 						"default": func(v *yaml.Node) error {
 							var d string
 							if err := scalar(v, &d); err != nil {

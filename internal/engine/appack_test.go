@@ -104,3 +104,45 @@ func TestApplicationAck(t *testing.T) {
 		t.Fatalf("AE application acknowledgment text %q", e)
 	}
 }
+
+// TestSplit: a transformer ending in split delivers one message per OBR
+// group, in order, each with the header segments and its own results;
+// the stored message stays whole.
+func TestSplit(t *testing.T) {
+	tr, err := CompileTransformer([]Step{{Set: "MSH-5", Value: `"LIS"`}, {Split: "OBR"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CompileTransformer([]Step{{Split: "OBR"}, {Clear: "PID-19"}}); err == nil || !strings.Contains(err.Error(), "last step") {
+		t.Fatalf("split before another step: %v", err)
+	}
+	got := &payloads{}
+	eng, st := runEngineWith(t, Channel{Name: "lab", Transformer: tr, Destinations: []Destination{fastRetry("lis", got)}})
+	oru := "MSH|^~\\&|LAB|North|EHR|Ward|20260102030405||ORU^R01^ORU_R01|MULTI|P|2.5.1\r" +
+		"PID|1||MRN-9^^^North^MR||Synthetic^Pat\rPV1|1|O\r" +
+		"OBR|1|O-1||24331-1^Lipid panel^LN\rOBX|1|NM|2093-3^Cholesterol^LN||182|mg/dL|||||F\rOBX|2|NM|2571-8^Triglyceride^LN||90|mg/dL|||||F\r" +
+		"OBR|2|O-2||718-7^Hemoglobin^LN\rOBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL|||||F\rNTE|1||synthetic\r" +
+		"OBR|3|O-3||2345-7^Glucose^LN\rOBX|1|NM|2345-7^Glucose^LN||95|mg/dL|||||F\r"
+	ack := eng.Receive(context.Background(), Inbound{Channel: "lab", Peer: "x", Payload: []byte(oru)})
+	if !strings.Contains(string(ack), "MSA|AA|MULTI") {
+		t.Fatalf("ack %q", ack)
+	}
+	waitFor(t, "three parts", func() bool { got.mu.Lock(); defer got.mu.Unlock(); return len(got.got) == 3 })
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	for k, want := range []struct{ obr, segs string }{{"O-1", "MSH,PID,PV1,OBR,OBX,OBX"}, {"O-2", "MSH,PID,PV1,OBR,OBX,NTE"}, {"O-3", "MSH,PID,PV1,OBR,OBX"}} {
+		m := got.got[k]
+		var segs []string
+		for j := 0; j < m.Len(); j++ {
+			segs = append(segs, m.Segment(j).Name())
+		}
+		if m.Get("OBR-2") != want.obr || strings.Join(segs, ",") != want.segs || m.ControlID() != "MULTI-"+string(rune('1'+k)) ||
+			m.Get("MSH-5") != "LIS" || m.Get("PID-3.1") != "MRN-9" {
+			t.Fatalf("part %d: %s %v %s", k+1, m.Get("OBR-2"), segs, m.ControlID())
+		}
+	}
+	ms, _, _ := st.Messages(context.Background(), concord.MessageFilter{ControlID: "MULTI"})
+	if stored, _ := st.Message(context.Background(), ms[0].ID); string(stored.Raw) != oru {
+		t.Fatal("the stored message is not the message as received")
+	}
+}

@@ -99,7 +99,7 @@ func (e *Engine) handle(ctx context.Context, in Inbound) Answer {
 	if code != hl7v2.AA {
 		m.Error = describe(issues)
 	}
-	var payload []byte
+	var payloads [][]byte
 	ch := e.channel(in.Channel)
 	if ch != nil && m.Status == concord.MessageReceived {
 		// A broken filter or transformer is Concord's problem, not the
@@ -117,7 +117,7 @@ func (e *Engine) handle(ctx context.Context, in Inbound) Answer {
 		}
 		if ch.Transformer != nil && m.Status == concord.MessageReceived {
 			var err error
-			if payload, err = ch.Transformer.Apply(ctx, msg); err != nil {
+			if payloads, err = ch.Transformer.Apply(ctx, msg); err != nil {
 				broken(err, "channel transformer failed")
 			}
 		}
@@ -128,7 +128,7 @@ func (e *Engine) handle(ctx context.Context, in Inbound) Answer {
 	if in.appAck = e.appAckAtReceipt(ch, msg, m, code, issues); in.appAck != nil {
 		in.appAckTo = ch.AppAck.Name
 	}
-	dup, err := e.store(ctx, in, m, dedupe, payload)
+	dup, err := e.store(ctx, in, m, dedupe, payloads)
 	if err != nil {
 		e.opt.Logger.Error("message not stored", "channel", m.Channel, "control_id", m.ControlID, "err", err)
 		fail := []hl7v2.Issue{{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: "message not stored: send it again"}}
@@ -197,7 +197,7 @@ func describe(issues []hl7v2.Issue) string {
 // store commits m and its audit record. With dedupe, a message with the
 // same sender and control ID received within the duplicate window makes
 // m a duplicate of it, which is returned.
-func (e *Engine) store(ctx context.Context, in Inbound, m *concord.Message, dedupe bool, payload []byte) (*concord.Message, error) {
+func (e *Engine) store(ctx context.Context, in Inbound, m *concord.Message, dedupe bool, payloads [][]byte) (*concord.Message, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	status := m.Status
@@ -219,8 +219,13 @@ func (e *Engine) store(ctx context.Context, in Inbound, m *concord.Message, dedu
 			return err
 		}
 		if m.Status == concord.MessageReceived && len(dests) > 0 {
-			if err := tx.Enqueue(ctx, m, dests, payload, m.ReceivedAt); err != nil {
-				return err
+			if len(payloads) == 0 {
+				payloads = [][]byte{nil} // the message as received
+			}
+			for _, p := range payloads { // in order: the parts of a split message
+				if err := tx.Enqueue(ctx, m, dests, p, m.ReceivedAt); err != nil {
+					return err
+				}
 			}
 		}
 		if in.appAck != nil && m.Status != concord.MessageDuplicate {

@@ -12,7 +12,7 @@ import (
 )
 
 // Step is one step of a channel's transformer. Exactly one of Set, Copy,
-// Clear, Map, DeleteSegments and AddSegment says what it does.
+// Clear, Map, DeleteSegments, AddSegment and Split says what it does.
 type Step struct {
 	Set   string // path to set to the value of Value (a CEL expression giving a string)
 	Value string
@@ -25,6 +25,10 @@ type Step struct {
 	Default        *string
 	DeleteSegments string // segment ID: every such segment is removed
 	AddSegment     string // an encoded segment appended to the message
+	// Split, the last step if given, makes one message per occurrence of
+	// this segment (see SplitAt): an ORU with three OBR groups becomes
+	// three ORUs, each delivered on its own, in order.
+	Split string
 }
 
 // Transformer is a compiled list of steps, applied in order to a copy of
@@ -40,13 +44,13 @@ func CompileTransformer(steps []Step) (*Transformer, error) {
 	t := &Transformer{steps: steps, values: make([]cel.Program, len(steps))}
 	for i, s := range steps {
 		kinds := 0
-		for _, v := range []string{s.Set, s.Copy, s.Clear, s.Map, s.DeleteSegments, s.AddSegment} {
+		for _, v := range []string{s.Set, s.Copy, s.Clear, s.Map, s.DeleteSegments, s.AddSegment, s.Split} {
 			if v != "" {
 				kinds++
 			}
 		}
 		if kinds != 1 {
-			return nil, fmt.Errorf("step %d: want exactly one of set, copy, clear, map, delete_segments, add_segment", i+1)
+			return nil, fmt.Errorf("step %d: want exactly one of set, copy, clear, map, delete_segments, add_segment, split", i+1)
 		}
 		check := func(path string) error {
 			if _, err := hl7v2.ParsePath(path); err != nil {
@@ -97,13 +101,21 @@ func CompileTransformer(steps []Step) (*Transformer, error) {
 			if strings.ContainsAny(s.AddSegment, "\r\n") || len(s.AddSegment) < 3 {
 				return nil, fmt.Errorf("step %d: add_segment wants one encoded segment", i+1)
 			}
+		case s.Split != "":
+			if len(s.Split) != 3 || s.Split == "MSH" {
+				return nil, fmt.Errorf("step %d: split wants a segment ID other than MSH", i+1)
+			}
+			if i != len(steps)-1 {
+				return nil, fmt.Errorf("step %d: split must be the last step", i+1)
+			}
 		}
 	}
 	return t, nil
 }
 
-// Apply returns the transformed copy of m, encoded.
-func (t *Transformer) Apply(ctx context.Context, m *hl7v2.Message) ([]byte, error) {
+// Apply returns the transformed copy of m, encoded: one message, or
+// several when the last step splits it.
+func (t *Transformer) Apply(ctx context.Context, m *hl7v2.Message) ([][]byte, error) {
 	out := m.Clone()
 	for i, s := range t.steps {
 		var err error
@@ -135,12 +147,54 @@ func (t *Transformer) Apply(ctx context.Context, m *hl7v2.Message) ([]byte, erro
 			}
 		case s.AddSegment != "":
 			err = out.AppendSegment(s.AddSegment)
+		case s.Split != "":
+			return splitMessage(out, s.Split)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("transformer step %d: %v", i+1, err)
 		}
 	}
-	return out.Bytes(), nil
+	return [][]byte{out.Bytes()}, nil
+}
+
+// splitMessage splits m at each occurrence of segment id: every part has
+// the segments before the first occurrence (the header: MSH, PID, PV1 …)
+// and one occurrence with the segments that follow it up to the next.
+// With more than one part, each part's MSH-10 gets "-1", "-2" … so a
+// partner's duplicate check keeps them apart. A message without the
+// segment is one part, unchanged.
+func splitMessage(m *hl7v2.Message, id string) ([][]byte, error) {
+	var starts []int
+	for j := 1; j < m.Len(); j++ {
+		if m.Segment(j).Name() == id {
+			starts = append(starts, j)
+		}
+	}
+	if len(starts) <= 1 {
+		return [][]byte{m.Bytes()}, nil
+	}
+	parts := make([][]byte, len(starts))
+	control := m.ControlID()
+	for k, from := range starts {
+		to := m.Len()
+		if k+1 < len(starts) {
+			to = starts[k+1]
+		}
+		part := m.Clone()
+		// Delete from the end so indexes before stay valid.
+		for j := part.Len() - 1; j >= starts[0]; j-- {
+			if j < from || j >= to {
+				if err := part.DeleteSegment(j); err != nil {
+					return nil, fmt.Errorf("split: %v", err)
+				}
+			}
+		}
+		if err := part.Set("MSH-10", fmt.Sprintf("%s-%d", control, k+1)); err != nil {
+			return nil, fmt.Errorf("split: %v", err)
+		}
+		parts[k] = part.Bytes()
+	}
+	return parts, nil
 }
 
 func (t *Transformer) value(ctx context.Context, i int, m *hl7v2.Message) (string, error) {

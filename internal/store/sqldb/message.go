@@ -89,6 +89,24 @@ func (s *Store) Messages(ctx context.Context, f concord.MessageFilter) ([]*conco
 	if f.PatientID != "" {
 		add("patient_id = ?", f.PatientID)
 	}
+	if f.Sender != "" {
+		args = append(args, f.Sender, len(f.Sender)+1, f.Sender+"^")
+		n := len(args)
+		where = append(where, "(sender = $"+strconv.Itoa(n-2)+" OR substr(sender, 1, $"+strconv.Itoa(n-1)+") = $"+strconv.Itoa(n)+")")
+	}
+	if f.Destination != "" || f.DeliveryStatus != "" {
+		sub := "id IN (SELECT message_id FROM deliveries WHERE "
+		var conds []string
+		if f.Destination != "" {
+			args = append(args, f.Destination)
+			conds = append(conds, "destination = $"+strconv.Itoa(len(args)))
+		}
+		if f.DeliveryStatus != "" {
+			args = append(args, f.DeliveryStatus)
+			conds = append(conds, "status = $"+strconv.Itoa(len(args)))
+		}
+		where = append(where, sub+strings.Join(conds, " AND ")+")")
+	}
 	if !f.Since.IsZero() {
 		add("received_at >= ?", f.Since.UnixMicro())
 	}

@@ -112,6 +112,33 @@ func testDeliveries(t *testing.T, f *Fixture) {
 	if c := counts["default"]["archive"]; c[concord.DeliveryQueued] != 2 || c[concord.DeliveryDead] != 1 {
 		t.Errorf("archive counts %v", c)
 	}
+	// Operators search messages by where their deliveries stand, and by
+	// sender (application, or application^facility).
+	for _, c := range []struct {
+		f    concord.MessageFilter
+		want string
+	}{
+		{concord.MessageFilter{DeliveryStatus: concord.DeliveryDead}, "[CTRL-2]"},
+		{concord.MessageFilter{DeliveryStatus: concord.DeliveryQueued, Destination: "archive"}, "[CTRL-3 CTRL-1]"},
+		{concord.MessageFilter{DeliveryStatus: concord.DeliverySent, Destination: "lis"}, "[CTRL-3 CTRL-1]"},
+		{concord.MessageFilter{Destination: "nowhere"}, "[]"},
+		{concord.MessageFilter{Sender: "LAB"}, "[CTRL-3 CTRL-2 CTRL-1]"},
+		{concord.MessageFilter{Sender: "LAB^North"}, "[CTRL-3 CTRL-2 CTRL-1]"},
+		{concord.MessageFilter{Sender: "LA"}, "[]"},
+		{concord.MessageFilter{Sender: "LAB^South"}, "[]"},
+	} {
+		got, total, err := s.Messages(ctx(t), c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range got {
+			ids = append(ids, m.ControlID)
+		}
+		if fmt.Sprint(ids) != c.want && !(len(ids) == 0 && c.want == "[]") || int(total) != len(ids) {
+			t.Errorf("%+v: %v (total %d), want %s", c.f, ids, total, c.want)
+		}
+	}
 }
 
 func testLeases(t *testing.T, f *Fixture) {
