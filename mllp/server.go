@@ -34,9 +34,14 @@ func keepAlive() net.KeepAliveConfig {
 	return net.KeepAliveConfig{Enable: true, Idle: 60 * time.Second, Interval: 15 * time.Second, Count: 4}
 }
 
+// Errors a Server reports to OnError when it refuses a connection.
 var (
-	errPeerNotAllowed = errors.New("mllp: peer address not in AllowedPeers")
-	errTooManyConns   = errors.New("mllp: connection limit reached")
+	// ErrPeerNotAllowed: the peer's address is not in AllowedPeers.
+	ErrPeerNotAllowed = errors.New("mllp: peer address not in AllowedPeers")
+	// ErrHandshake wraps a failed TLS handshake (no or a bad client
+	// certificate, a plain-TCP client on a TLS port …).
+	ErrHandshake    = errors.New("mllp: TLS handshake")
+	errTooManyConns = errors.New("mllp: connection limit reached")
 )
 
 // Handler handles the frames a Server receives.
@@ -237,7 +242,7 @@ func (st *serving) start(hctx context.Context, nc net.Conn) {
 	}
 	if !peerAllowed(st.srv.AllowedPeers, nc.RemoteAddr()) {
 		nc.Close()
-		st.report(&sc.info, errPeerNotAllowed, 0)
+		st.report(&sc.info, ErrPeerNotAllowed, 0)
 		return
 	}
 	if st.srv.Admit != nil {
@@ -301,7 +306,7 @@ func (st *serving) serve(ctx context.Context, sc *serverConn) {
 		_ = tc.SetDeadline(time.Now().Add(st.readTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			if !st.isClosing() {
-				st.report(&sc.info, fmt.Errorf("mllp: TLS handshake: %w", err), 0)
+				st.report(&sc.info, fmt.Errorf("%w: %w", ErrHandshake, err), 0)
 			}
 			return
 		}

@@ -315,7 +315,7 @@ func TestServerAllowedPeers(t *testing.T) {
 	}
 	defer conn.Close()
 	expectClosed(t, conn)
-	waitError(t, errs, isErr(errPeerNotAllowed))
+	waitError(t, errs, isErr(ErrPeerNotAllowed))
 
 	c := &Client{Addr: ts.addr, AckTimeout: 2 * time.Second}
 	defer c.Close()

@@ -142,7 +142,7 @@ func (s *sources) startMLLP(ch config.Channel, key string) (*running, error) {
 	srv := &mllp.Server{
 		Handler:      s.eng.MLLPHandler(ch.Name),
 		Admit:        s.eng.Admit(ch.Name),
-		Verify:       subjectCheck(ch.AllowSubjects),
+		Verify:       engine.VerifySubjects(ch.AllowSubjects),
 		TLSConfig:    tc,
 		AllowedPeers: ch.Allow,
 		Logger:       s.log,
@@ -265,22 +265,4 @@ func sourceTLS(ch config.Channel) (*tls.Config, error) {
 		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
-}
-
-// subjectCheck returns the check of each connection to a channel's MLLP
-// source after its TLS handshake: the verified client certificate must
-// name one of the allowed subjects. With no subjects listed it is nil.
-func subjectCheck(subjects []string) func(*mllp.Conn) error {
-	if len(subjects) == 0 {
-		return nil
-	}
-	return func(c *mllp.Conn) error {
-		if c.TLS == nil || len(c.TLS.PeerCertificates) == 0 {
-			return fmt.Errorf("no client certificate")
-		}
-		if cn := c.TLS.PeerCertificates[0].Subject.CommonName; !slices.Contains(subjects, cn) {
-			return fmt.Errorf("client certificate subject %q is not in allow_subjects", cn)
-		}
-		return nil
-	}
 }
