@@ -1,6 +1,11 @@
 package fhirpath
 
-import "testing"
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 // FuzzParse: no input crashes the parser, and whatever parses prints (with
 // Format) to an expression that parses to the same tree.
@@ -29,6 +34,40 @@ func FuzzParse(f *testing.F) {
 		}
 		if again := Format(m); again != out {
 			t.Fatalf("%q: formatted %q, which parses to %q", s, out, again)
+		}
+	})
+}
+
+// FuzzParseJSON: no input crashes the indexer, and it accepts exactly
+// what encoding/json accepts (for inputs within its limits), reading the
+// same values.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"resourceType":"Patient","name":[{"given":["A","B"]}],"active":true}`,
+		`[1,-2.5e3,"a\u00e9\n",null,false,{}]`,
+		`"\ud83d\ude00"`, `{"a":{"b":{"c":[[]]}}}`, ` 0 `, `{"a":1,}`, `"\u"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		d, err := ParseJSON(src)
+		if !utf8.Valid(src) {
+			if err == nil {
+				t.Fatalf("%q: accepted bytes that are not UTF-8", src)
+			}
+			return // encoding/json accepts them; FHIR JSON must be UTF-8
+		}
+		var want any
+		werr := json.Unmarshal(src, &want)
+		if (err == nil) != (werr == nil) {
+			// encoding/json nests deeper than MaxJSONDepth.
+			if err != nil && strings.Contains(err.Error(), "nested deeper") {
+				return
+			}
+			t.Fatalf("%q: ParseJSON %v, encoding/json %v", src, err, werr)
+		}
+		if err == nil && !equalJSON(toAny(d.Root()), want) {
+			t.Fatalf("%q: read differently", src)
 		}
 	})
 }
