@@ -59,6 +59,10 @@ type Channel struct {
 	Line         int    // where in File
 }
 
+// MaxRespondTimeout is the longest a channel may hold an answer for its
+// destinations.
+const MaxRespondTimeout = 100 * time.Second
+
 // TLS is a source's TLS setting: its certificate and key, and, when
 // ClientCA is given, the CAs whose client certificates it requires.
 type TLS struct {
@@ -234,7 +238,15 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 				}
 				return nil
 			},
-			"respond_timeout": duration(&ch.RespondTimeout),
+			"respond_timeout": func(v *yaml.Node) error {
+				if err := duration(&ch.RespondTimeout)(v); err != nil {
+					return err
+				}
+				if ch.RespondTimeout > MaxRespondTimeout {
+					return fmt.Errorf("at most %s (an HTTP answer must come within the server's write timeout)", MaxRespondTimeout)
+				}
+				return nil
+			},
 			"application_ack": func(v *yaml.Node) error {
 				d, err := loadDestination(path, v, AppAckDestination)
 				ch.AppAck = &d
