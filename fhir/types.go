@@ -180,6 +180,7 @@ func linkType(dt *defs.Type, constraints []*Constraint) *TypeDef {
 					e.children[name] = childRef{def: c, typ: tr.Code, name: name}
 				}
 				e.children[base] = childRef{def: c, name: base}
+				e.children[c.Name] = childRef{def: c, name: c.Name}
 				continue
 			}
 			typ := ""
