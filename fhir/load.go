@@ -13,7 +13,6 @@ var encoded []byte
 
 // store is the decoded, linked data.
 type store struct {
-	source        string
 	sourceParams  int
 	types         []*TypeDef
 	typeByName    map[string]*TypeDef
@@ -48,7 +47,6 @@ func data() *store {
 // their children, and the lookup maps.
 func link(d *defs.Defs) *store {
 	s := &store{
-		source:       d.Source,
 		sourceParams: d.SourceSearchParams,
 		typeByName:   make(map[string]*TypeDef, len(d.Types)),
 	}

@@ -71,9 +71,8 @@ type ElementDef struct {
 }
 
 type childRef struct {
-	def  *ElementDef
-	typ  string
-	name string
+	def *ElementDef
+	typ string
 }
 
 // TypeRef is an allowed type of an element.
@@ -177,17 +176,17 @@ func linkType(dt *defs.Type, constraints []*Constraint) *TypeDef {
 			if base, ok := strings.CutSuffix(c.Name, "[x]"); ok {
 				for _, tr := range c.Types {
 					name := base + strings.ToUpper(tr.Code[:1]) + tr.Code[1:]
-					e.children[name] = childRef{def: c, typ: tr.Code, name: name}
+					e.children[name] = childRef{def: c, typ: tr.Code}
 				}
-				e.children[base] = childRef{def: c, name: base}
-				e.children[c.Name] = childRef{def: c, name: c.Name}
+				e.children[base] = childRef{def: c}
+				e.children[c.Name] = childRef{def: c}
 				continue
 			}
 			typ := ""
 			if len(c.Types) == 1 {
 				typ = c.Types[0].Code
 			}
-			e.children[c.Name] = childRef{def: c, typ: typ, name: c.Name}
+			e.children[c.Name] = childRef{def: c, typ: typ}
 		}
 	}
 	return t
