@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,13 +196,20 @@ func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool, 
 		return reqs, nil
 	}
 	tx := &sqlTx{ctx: ctx, q: tc, d: w.dialect}
-	committed := 0
+	committed, yielded := 0, false
 	for i := 0; ; i++ {
 		if i == len(reqs) {
 			if more == nil {
 				break
 			}
 			add := more()
+			if len(add) == 0 && !yielded {
+				// Let callers that are about to queue (their goroutines
+				// runnable) do so before this commit rather than after.
+				yielded = true
+				runtime.Gosched()
+				add = more()
+			}
 			if len(add) == 0 {
 				break
 			}
