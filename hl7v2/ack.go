@@ -1,6 +1,7 @@
 package hl7v2
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -156,6 +157,94 @@ func (m *Message) Ack(code AckCode, issues []Issue, opt AckOptions) *Message {
 		a.AppendSegment(errSegment(is, d, modern))
 	}
 	return a
+}
+
+// AppendAck appends the acknowledgment Ack builds, encoded as Bytes
+// would encode it, to dst and returns the extended slice. It writes the
+// bytes directly instead of building a Message, for receivers that answer
+// every message they get; a message with a character set (MSH-18) or
+// other unusual header takes the general path.
+func (m *Message) AppendAck(dst []byte, code AckCode, issues []Issue, opt AckOptions) []byte {
+	h := m.header()
+	sendApp, sendFac, recvApp, recvFac := h.Field(5).Raw(), h.Field(6).Raw(), h.Field(3).Raw(), h.Field(4).Raw()
+	proc, ver := h.Field(11).Raw(), h.Field(12).Raw()
+	if !h.Field(18).IsEmpty() || hasTerminator(sendApp, sendFac, recvApp, recvFac, proc, ver, h.Field(10).Raw()) {
+		return append(dst, m.Ack(code, issues, opt).Bytes()...)
+	}
+	d := m.delims
+	d.Truncation = 0
+	version := m.Version()
+	if compareVersion(version, "2.7") >= 0 {
+		d.Truncation = m.delims.Truncation
+	}
+	now := opt.Time
+	if now.IsZero() {
+		now = time.Now()
+	}
+	f := d.Field
+	dst = append(dst, 'M', 'S', 'H', f, d.Component, d.Repetition, d.Escape, d.Subcomponent)
+	if d.Truncation != 0 {
+		dst = append(dst, d.Truncation)
+	}
+	// MSH-3 to MSH-12; trailing empty fields are left out, as Ack does.
+	if opt.Application != "" {
+		dst = Escape(append(dst, f), opt.Application, &d)
+	} else {
+		dst = append(append(dst, f), sendApp...)
+	}
+	if opt.Facility != "" {
+		dst = Escape(append(dst, f), opt.Facility, &d)
+	} else {
+		dst = append(append(dst, f), sendFac...)
+	}
+	dst = append(append(dst, f), recvApp...)
+	dst = append(append(dst, f), recvFac...)
+	var ts [32]byte
+	dst = Escape(append(dst, f), string(now.AppendFormat(ts[:0], "20060102150405-0700")), &d)
+	dst = append(dst, f, f, 'A', 'C', 'K') // MSH-8 empty, MSH-9
+	_, trigger, _ := m.MessageType()
+	switch {
+	case compareVersion(version, "2.3.1") >= 0:
+		dst = append(append(append(dst, d.Component), trigger...), d.Component, 'A', 'C', 'K')
+	case compareVersion(version, "2.3") >= 0 && trigger != "":
+		dst = append(append(dst, d.Component), trigger...)
+	}
+	end := len(dst)
+	dst = Escape(append(dst, f), opt.ControlID, &d)
+	if opt.ControlID != "" {
+		end = len(dst)
+	}
+	dst = append(append(dst, f), proc...)
+	if len(proc) > 0 {
+		end = len(dst)
+	}
+	dst = append(append(dst, f), ver...)
+	if len(ver) > 0 {
+		end = len(dst)
+	}
+	dst = append(dst[:end], '\r')
+	dst = append(append(append(dst, 'M', 'S', 'A', f), code...), f)
+	dst = append(dst, h.Field(10).Raw()...)
+	modern := compareVersion(version, "2.5") >= 0
+	if !modern && len(issues) > 0 && issues[0].Text != "" {
+		dst = Escape(append(dst, f), truncate(issues[0].Text, 80), &d)
+	}
+	dst = append(dst, '\r')
+	for _, is := range issues {
+		dst = append(append(dst, errSegment(is, d, modern)...), '\r')
+	}
+	return dst
+}
+
+// hasTerminator reports whether one of the values holds a segment
+// terminator (which SetRaw refuses).
+func hasTerminator(vs ...[]byte) bool {
+	for _, v := range vs {
+		if bytes.IndexAny(v, "\r\n") >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // errSegment encodes one issue as an ERR segment.

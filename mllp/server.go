@@ -325,6 +325,7 @@ func (st *serving) serve(ctx context.Context, sc *serverConn) {
 	log.Debug("mllp: connection opened")
 
 	r := NewReader(conn, st.maxFrame)
+	var out []byte
 	frames := 0
 	defer func() {
 		if r.Skipped() > 0 {
@@ -365,7 +366,10 @@ func (st *serving) serve(ctx context.Context, sc *serverConn) {
 		}
 		if resp != nil {
 			_ = conn.SetWriteDeadline(time.Now().Add(st.writeTimeout))
-			if err := WriteFrame(conn, resp); err != nil {
+			if err = checkPayload(resp); err == nil {
+				out, err = writeFrame(conn, resp, out) // out: reused for every response
+			}
+			if err != nil {
 				st.report(&sc.info, err, r.Skipped())
 				return
 			}

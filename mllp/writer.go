@@ -16,16 +16,18 @@ func WriteFrame(w io.Writer, payload []byte) error {
 	if err := checkPayload(payload); err != nil {
 		return err
 	}
-	n := len(payload)
-	buf := make([]byte, n+3)
-	buf[0] = StartBlock
-	copy(buf[1:], payload)
-	buf[n+1] = EndBlock
-	buf[n+2] = CarriageReturn
+	_, err := writeFrame(w, payload, nil)
+	return err
+}
+
+// writeFrame is WriteFrame for a payload already checked, building the
+// frame in buf (grown if needed) and returning it for reuse.
+func writeFrame(w io.Writer, payload, buf []byte) ([]byte, error) {
+	buf = append(append(append(buf[:0], StartBlock), payload...), EndBlock, CarriageReturn)
 	if _, err := w.Write(buf); err != nil {
-		return fmt.Errorf("mllp: write frame: %w", err)
+		return buf, fmt.Errorf("mllp: write frame: %w", err)
 	}
-	return nil
+	return buf, nil
 }
 
 // checkPayload reports an error if payload holds a start or end block.

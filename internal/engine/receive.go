@@ -313,9 +313,9 @@ func (e *Engine) ack(msg *hl7v2.Message, code hl7v2.AckCode, issues []hl7v2.Issu
 		}
 		code = commit
 	}
-	return msg.Ack(code, issues, hl7v2.AckOptions{
+	return msg.AppendAck(nil, code, issues, hl7v2.AckOptions{
 		ControlID: e.ackControlID(), Time: e.opt.Now(), Application: "Concord", Facility: e.opt.Node,
-	}).Bytes()
+	})
 }
 
 // bareAck builds an acknowledgment for input that did not parse, with

@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,32 +91,41 @@ func (w *writer) loop() {
 	batch := make([]*request, 0, maxBatch)
 	for first := range w.reqs {
 		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-w.reqs:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		w.run(batch)
+		batch = w.fill(batch)
+		batch = w.run(batch)
 		for _, r := range batch {
 			close(r.done)
 		}
 	}
 }
 
+// fill appends to batch the requests already queued, without waiting, up
+// to maxBatch.
+func (w *writer) fill(batch []*request) []*request {
+	for len(batch) < maxBatch {
+		select {
+		case r, ok := <-w.reqs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 // run executes one batch and sets every request's err. It first runs all
 // the functions in one transaction without savepoints (the common case:
-// nothing fails). If one fails, that transaction is rolled back, the
+// nothing fails); requests that queue while it runs join that transaction
+// before it commits, so they share its commit instead of waiting for the
+// next one. If a function fails, that transaction is rolled back, the
 // failing request keeps its error, and the others run again in a new
 // transaction, each inside a savepoint so that a further failure stays
 // its own. This is why a function given to Update may run more than once.
-func (w *writer) run(batch []*request) {
+// run returns the batch with the requests that joined it.
+func (w *writer) run(batch []*request) []*request {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	live := make([]*request, 0, len(batch))
@@ -126,12 +136,27 @@ func (w *writer) run(batch []*request) {
 			live = append(live, r)
 		}
 	}
-	if len(live) == 0 {
-		return
+	// more takes the requests that queued meanwhile into the batch and
+	// returns the live ones.
+	more := func() []*request {
+		n := len(batch)
+		batch = w.fill(batch)
+		var add []*request
+		for _, r := range batch[n:] {
+			if err := r.ctx.Err(); err != nil {
+				r.err = err
+			} else {
+				add = append(add, r)
+			}
+		}
+		return add
 	}
-	failed := w.attempt(ctx, live, false)
+	if len(live) == 0 {
+		return batch
+	}
+	live, failed := w.attempt(ctx, live, false, more)
 	if failed == nil {
-		return
+		return batch
 	}
 	rest := live[:0]
 	for _, r := range live {
@@ -141,15 +166,18 @@ func (w *writer) run(batch []*request) {
 		}
 	}
 	if len(rest) > 0 {
-		w.attempt(ctx, rest, true)
+		w.attempt(ctx, rest, true, nil)
 	}
+	return batch
 }
 
 // attempt runs reqs in one transaction and commits the ones that
 // succeeded. Without savepoints it stops at the first failing function,
 // rolls back and returns that request; with savepoints it rolls back only
-// the failing functions and returns nil.
-func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool) *request {
+// the failing functions and returns nil. Before committing, it runs the
+// requests more returns (when more is not nil) in the same transaction,
+// until more returns none; it returns reqs with them.
+func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool, more func() []*request) ([]*request, *request) {
 	fail := func(err error) {
 		for _, r := range reqs {
 			if r.err == nil {
@@ -160,20 +188,38 @@ func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool) 
 	tc, err := w.begin(ctx)
 	if err != nil {
 		fail(concord.WrapError(concord.EUNAVAILABLE, err, "store: begin transaction"))
-		return nil
+		return reqs, nil
 	}
-	abort := func(err error, what string) *request {
+	abort := func(err error, what string) ([]*request, *request) {
 		tc.Rollback(ctx)
 		fail(concord.WrapError(concord.EUNAVAILABLE, err, "store: %s", what))
-		return nil
+		return reqs, nil
 	}
 	tx := &sqlTx{ctx: ctx, q: tc, d: w.dialect}
-	committed := 0
-	for _, r := range reqs {
+	committed, yielded := 0, false
+	for i := 0; ; i++ {
+		if i == len(reqs) {
+			if more == nil {
+				break
+			}
+			add := more()
+			if len(add) == 0 && !yielded {
+				// Let callers that are about to queue (their goroutines
+				// runnable) do so before this commit rather than after.
+				yielded = true
+				runtime.Gosched()
+				add = more()
+			}
+			if len(add) == 0 {
+				break
+			}
+			reqs = append(reqs, add...)
+		}
+		r := reqs[i]
 		if !savepoints {
 			if r.err = call(r.fn, tx); r.err != nil {
 				tc.Rollback(ctx)
-				return r
+				return reqs, r
 			}
 			committed++
 			continue
@@ -196,18 +242,18 @@ func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool) 
 	}
 	if committed == 0 {
 		tc.Rollback(ctx)
-		return nil
+		return reqs, nil
 	}
 	if err := tx.flushHead(); err != nil {
 		return abort(err, "audit chain head")
 	}
 	if err := tc.Commit(ctx); err != nil {
 		fail(concord.WrapError(concord.EUNAVAILABLE, err, "store: commit"))
-		return nil
+		return reqs, nil
 	}
 	w.commits.Add(1)
 	w.writes.Add(int64(committed))
-	return nil
+	return reqs, nil
 }
 
 // call runs fn, turning a panic into an EINTERNAL error so that one bad

@@ -120,10 +120,29 @@ func openWriter(dsn string) (*writerConn, error) {
 }
 
 func (w *writerConn) begin(ctx context.Context) (sqldb.TxConn, error) {
-	if _, err := w.Exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+	// BEGIN IMMEDIATE may wait for another process's lock: that wait, and
+	// only that one, runs under ctx (see stmtCtx).
+	st, err := w.prepared(ctx, "BEGIN IMMEDIATE")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.(driver.StmtExecContext).ExecContext(ctx, nil); err != nil {
 		return nil, err
 	}
 	return w, nil
+}
+
+// stmtCtx is the context the writer's statements run under in the driver,
+// once ctx has been checked. The driver watches a context that can end
+// with a goroutine per statement (and a progress handler); the writer runs
+// a few short statements per Update, so it checks ctx before each instead
+// and gives the driver a context that never ends. The transaction's lock
+// wait is the one that can take long, and BEGIN IMMEDIATE keeps ctx.
+func stmtCtx(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.Background(), nil
 }
 
 func (w *writerConn) close() error {
@@ -165,6 +184,10 @@ func (w *writerConn) bind(args []any) ([]driver.NamedValue, error) {
 }
 
 func (w *writerConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	ctx, err := stmtCtx(ctx)
+	if err != nil {
+		return 0, err
+	}
 	st, err := w.prepared(ctx, q)
 	if err != nil {
 		return 0, err
@@ -186,6 +209,10 @@ func (w *writerConn) ExecScript(ctx context.Context, script string) error {
 }
 
 func (w *writerConn) Query(ctx context.Context, q string, args ...any) (sqldb.Rows, error) {
+	ctx, err := stmtCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	st, err := w.prepared(ctx, q)
 	if err != nil {
 		return nil, err
@@ -217,7 +244,8 @@ func (w *writerConn) Commit(ctx context.Context) error {
 // Rollback ends the transaction, if one is open. SQLite may already have
 // rolled back on its own (after some errors), so "no transaction" is fine.
 func (w *writerConn) Rollback(ctx context.Context) error {
-	_, err := w.Exec(ctx, "ROLLBACK")
+	// Even when ctx has ended: the connection must leave the transaction.
+	_, err := w.Exec(context.Background(), "ROLLBACK")
 	if err != nil && strings.Contains(err.Error(), "no transaction is active") {
 		return nil
 	}
