@@ -106,82 +106,8 @@ func (ix *indexer) value(depth int) error {
 	}
 	at := len(ix.nodes)
 	switch c := ix.src[ix.i]; {
-	case c == '{':
-		if depth >= MaxJSONDepth {
-			return ix.errorf("nested deeper than %d", MaxJSONDepth)
-		}
-		ix.nodes = append(ix.nodes, jnode{kind: JSONObject, start: uint32(ix.i)})
-		ix.i++
-		ix.space()
-		n := uint32(0)
-		if ix.i < len(ix.src) && ix.src[ix.i] == '}' {
-			ix.i++
-		} else {
-			for {
-				if ix.i >= len(ix.src) || ix.src[ix.i] != '"' {
-					return ix.errorf("want a member name")
-				}
-				if err := ix.str(); err != nil {
-					return err
-				}
-				ix.space()
-				if ix.i >= len(ix.src) || ix.src[ix.i] != ':' {
-					return ix.errorf("want ':'")
-				}
-				ix.i++
-				ix.space()
-				if err := ix.value(depth + 1); err != nil {
-					return err
-				}
-				n++
-				ix.space()
-				if ix.i < len(ix.src) && ix.src[ix.i] == ',' {
-					ix.i++
-					ix.space()
-					continue
-				}
-				if ix.i < len(ix.src) && ix.src[ix.i] == '}' {
-					ix.i++
-					break
-				}
-				return ix.errorf("want ',' or '}'")
-			}
-		}
-		nd := &ix.nodes[at]
-		nd.end, nd.count, nd.next = uint32(ix.i), n, uint32(len(ix.nodes))
-		return nil
-	case c == '[':
-		if depth >= MaxJSONDepth {
-			return ix.errorf("nested deeper than %d", MaxJSONDepth)
-		}
-		ix.nodes = append(ix.nodes, jnode{kind: JSONArray, start: uint32(ix.i)})
-		ix.i++
-		ix.space()
-		n := uint32(0)
-		if ix.i < len(ix.src) && ix.src[ix.i] == ']' {
-			ix.i++
-		} else {
-			for {
-				if err := ix.value(depth + 1); err != nil {
-					return err
-				}
-				n++
-				ix.space()
-				if ix.i < len(ix.src) && ix.src[ix.i] == ',' {
-					ix.i++
-					ix.space()
-					continue
-				}
-				if ix.i < len(ix.src) && ix.src[ix.i] == ']' {
-					ix.i++
-					break
-				}
-				return ix.errorf("want ',' or ']'")
-			}
-		}
-		nd := &ix.nodes[at]
-		nd.end, nd.count, nd.next = uint32(ix.i), n, uint32(len(ix.nodes))
-		return nil
+	case c == '{' || c == '[':
+		return ix.container(depth, c == '{')
 	case c == '"':
 		return ix.str()
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -199,6 +125,61 @@ func (ix *indexer) value(depth int) error {
 		}
 	}
 	return ix.errorf("unexpected character %q", ix.src[ix.i])
+}
+
+// container indexes an object or an array; the offset is at its opening
+// bracket.
+func (ix *indexer) container(depth int, object bool) error {
+	if depth >= MaxJSONDepth {
+		return ix.errorf("nested deeper than %d", MaxJSONDepth)
+	}
+	kind, closer := JSONArray, byte(']')
+	if object {
+		kind, closer = JSONObject, '}'
+	}
+	at := len(ix.nodes)
+	ix.nodes = append(ix.nodes, jnode{kind: kind, start: uint32(ix.i)})
+	ix.i++
+	ix.space()
+	n := uint32(0)
+	if ix.i < len(ix.src) && ix.src[ix.i] == closer {
+		ix.i++
+	} else {
+		for {
+			if object {
+				if ix.i >= len(ix.src) || ix.src[ix.i] != '"' {
+					return ix.errorf("want a member name")
+				}
+				if err := ix.str(); err != nil {
+					return err
+				}
+				ix.space()
+				if ix.i >= len(ix.src) || ix.src[ix.i] != ':' {
+					return ix.errorf("want ':'")
+				}
+				ix.i++
+				ix.space()
+			}
+			if err := ix.value(depth + 1); err != nil {
+				return err
+			}
+			n++
+			ix.space()
+			if ix.i < len(ix.src) && ix.src[ix.i] == ',' {
+				ix.i++
+				ix.space()
+				continue
+			}
+			if ix.i < len(ix.src) && ix.src[ix.i] == closer {
+				ix.i++
+				break
+			}
+			return ix.errorf("want ',' or '%c'", closer)
+		}
+	}
+	nd := &ix.nodes[at]
+	nd.end, nd.count, nd.next = uint32(ix.i), n, uint32(len(ix.nodes))
+	return nil
 }
 
 // str indexes a string; the offset is at its opening quote.
