@@ -1,0 +1,40 @@
+package hl7v2
+
+import "encoding/binary"
+
+// The scanners read the input eight bytes at a time ("SIMD within a
+// register"): a word is compared with each delimiter at once, and the
+// result has the high bit set in every byte that holds one of them.
+
+const (
+	swarOnes = 0x0101010101010101
+	swarLow7 = 0x7f7f7f7f7f7f7f7f
+)
+
+// repeated returns a word holding c in each of its eight bytes.
+func repeated(c byte) uint64 { return uint64(c) * swarOnes }
+
+// notZero returns a word whose byte i has its high bit set if byte i of v
+// is not zero, or any other bit set; it never carries between bytes, so
+// its complement marks exactly the zero bytes of v.
+func notZero(v uint64) uint64 { return (v&swarLow7 + swarLow7) | v }
+
+// loadWord reads the eight bytes of b from i in little-endian order, so
+// that byte i is the lowest. Past the end of b it reads zero bytes, which
+// match no delimiter.
+func loadWord(b []byte, i int) uint64 {
+	if i+8 <= len(b) {
+		return binary.LittleEndian.Uint64(b[i:])
+	}
+	var w uint64
+	for j := len(b) - 1; j >= i; j-- {
+		w = w<<8 | uint64(b[j])
+	}
+	return w
+}
+
+// match3 marks the bytes of w equal to a, b or c (each a repeated byte):
+// the high bit of each such byte is set, and no other bit.
+func match3(w, a, b, c uint64) uint64 {
+	return ^(notZero(w^a)&notZero(w^b)&notZero(w^c) | swarLow7)
+}
