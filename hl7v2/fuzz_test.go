@@ -61,6 +61,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("unedited message does not encode to its input")
 		}
 		checkIndex(t, m)
+		checkLeaves(t, m)
 		walk(m, nil)
 		for _, p := range []string{"MSH-9.2", "PID-3[2].4.2", "OBX[2]-5", "MSH-18"} {
 			m.Get(p)

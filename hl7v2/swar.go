@@ -38,3 +38,17 @@ func loadWord(b []byte, i int) uint64 {
 func match3(w, a, b, c uint64) uint64 {
 	return ^(notZero(w^a)&notZero(w^b)&notZero(w^c) | swarLow7)
 }
+
+// match4 marks the bytes of w equal to a, b, c or d, as match3 does.
+func match4(w, a, b, c, d uint64) uint64 {
+	return ^(notZero(w^a)&notZero(w^b)&notZero(w^c)&notZero(w^d) | swarLow7)
+}
+
+// match1 marks the bytes of w equal to a, as match3 does.
+func match1(w, a uint64) uint64 {
+	return ^(notZero(w^a) | swarLow7)
+}
+
+// byteMask packs the high bits of the bytes of m, as the match functions
+// set them, into a byte: bit i is the high bit of byte i.
+func byteMask(m uint64) uint64 { return (m >> 7) * 0x0102040810204080 >> 56 }
