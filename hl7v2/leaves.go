@@ -1,6 +1,10 @@
 package hl7v2
 
-import "math/bits"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // FieldLeaf is one subcomponent of a message with its full position.
 type FieldLeaf struct {
@@ -86,8 +90,6 @@ func (m *Message) EachLeafText(yield func(LeafPos, []byte) bool) {
 	var s leafScanner
 	s.init(m)
 	var found [leafBatch + leafSlack]leafRec
-	var buf []byte
-	seg, data := -1, []byte(nil) // the segment of the last leaf, and its bytes
 	for {
 		n := s.scan(&found)
 		if n == 0 {
@@ -95,24 +97,26 @@ func (m *Message) EachLeafText(yield func(LeafPos, []byte) bool) {
 		}
 		for i := range found[:n] {
 			r := &found[i]
-			if r.segment() != seg {
-				seg = r.segment()
-				data = m.segs[seg].data
-			}
+			seg := r.segment()
 			start, end := uint32(r.span), uint32(r.span>>32)
-			text := data[start:end:end]
+			text := m.segs[seg].data[start:end:end]
 			if r.kind() == leafEscaped {
-				if buf == nil {
-					buf = make([]byte, 0, max(256, 2*len(text)))
-				}
-				buf = Unescape(buf[:0], text, &m.delims)
-				text = buf
+				text = s.unescape(text)
 			}
 			if !yield(LeafPos{Segment{m, seg}, r.fr, r.cs}, text) {
 				return
 			}
 		}
 	}
+}
+
+// unescape decodes text into the scanner's buffer, which it returns.
+func (s *leafScanner) unescape(text []byte) []byte {
+	if s.buf == nil {
+		s.buf = make([]byte, 0, max(256, 2*len(text)))
+	}
+	s.buf = Unescape(s.buf[:0], text, &s.m.delims)
+	return s.buf
 }
 
 // A leafScanner finds the leaves of a message a batch at a time. Its scan
@@ -127,6 +131,7 @@ type leafScanner struct {
 	fr    uint64 // field<<32 | repetition of the current leaf
 	cs    uint64 // component<<32 | subcomponent of the current leaf
 	esc   uint64 // leafEscaped when the current leaf holds an escape character
+	buf   []byte // decoded text, reused
 
 	wfd, wrd, wcd, wsd, wed uint64 // the delimiters, repeated in a word
 	class                   [256]uint8
@@ -182,6 +187,34 @@ func (s *leafScanner) init(m *Message) {
 	s.class[d.Repetition], s.class[d.Component], s.class[d.Subcomponent] = 1, 2, 3
 }
 
+// delimiters returns a bit for each byte of block that is a delimiter
+// other than the escape character: bit j for block[j].
+func (s *leafScanner) delimiters(block *[64]byte) uint64 {
+	a, b, c, d := s.wfd, s.wrd, s.wcd, s.wsd
+	return byteMask(match4(binary.LittleEndian.Uint64(block[0:]), a, b, c, d)) |
+		byteMask(match4(binary.LittleEndian.Uint64(block[8:]), a, b, c, d))<<8 |
+		byteMask(match4(binary.LittleEndian.Uint64(block[16:]), a, b, c, d))<<16 |
+		byteMask(match4(binary.LittleEndian.Uint64(block[24:]), a, b, c, d))<<24 |
+		byteMask(match4(binary.LittleEndian.Uint64(block[32:]), a, b, c, d))<<32 |
+		byteMask(match4(binary.LittleEndian.Uint64(block[40:]), a, b, c, d))<<40 |
+		byteMask(match4(binary.LittleEndian.Uint64(block[48:]), a, b, c, d))<<48 |
+		byteMask(match4(binary.LittleEndian.Uint64(block[56:]), a, b, c, d))<<56
+}
+
+// escapes returns a bit for each byte of block that is the escape
+// character.
+func (s *leafScanner) escapes(block *[64]byte) uint64 {
+	e := s.wed
+	return byteMask(match1(binary.LittleEndian.Uint64(block[0:]), e)) |
+		byteMask(match1(binary.LittleEndian.Uint64(block[8:]), e))<<8 |
+		byteMask(match1(binary.LittleEndian.Uint64(block[16:]), e))<<16 |
+		byteMask(match1(binary.LittleEndian.Uint64(block[24:]), e))<<24 |
+		byteMask(match1(binary.LittleEndian.Uint64(block[32:]), e))<<32 |
+		byteMask(match1(binary.LittleEndian.Uint64(block[40:]), e))<<40 |
+		byteMask(match1(binary.LittleEndian.Uint64(block[48:]), e))<<48 |
+		byteMask(match1(binary.LittleEndian.Uint64(block[56:]), e))<<56
+}
+
 // scan fills found with the next leaves, at least leafBatch of them unless
 // the message ends first, and returns how many it found: 0 at the end. It
 // reads the segments in blocks of 64 bytes, a bit for each byte, so that
@@ -189,13 +222,14 @@ func (s *leafScanner) init(m *Message) {
 func (s *leafScanner) scan(found *[leafBatch + leafSlack]leafRec) int {
 	segs := s.m.segs
 	i, next, start, fr, cs, esc := s.seg, s.next, s.start, s.fr, s.cs, s.esc
-	wfd, wrd, wcd, wsd, wed := s.wfd, s.wrd, s.wcd, s.wsd, s.wed
+	var tail [64]byte // the last bytes of a segment, padded with zeros
 	class := &s.class
 	n := 0
 	for ; i < len(segs); i, next = i+1, -1 {
 		seg := &segs[i]
 		b := seg.data
 		si := uint64(i) << 2
+		escapes := bytes.IndexByte(b, s.m.delims.Escape) >= 0
 		if next < 0 {
 			if n >= leafBatch {
 				break
@@ -226,11 +260,16 @@ func (s *leafScanner) scan(found *[leafBatch + leafSlack]leafRec) int {
 			}
 			// Bit j of hits marks a delimiter at next+j, bit j of e an
 			// escape character.
-			var hits, e uint64
-			for j := 0; j < 64 && next+j < len(b); j += 8 {
-				w := loadWord(b, next+j)
-				hits |= byteMask(match4(w, wfd, wrd, wcd, wsd)) << j
-				e |= byteMask(match1(w, wed)) << j
+			block := &tail
+			if next+64 <= len(b) {
+				block = (*[64]byte)(b[next:])
+			} else {
+				tail = [64]byte{}
+				copy(tail[:], b[next:])
+			}
+			hits, e := s.delimiters(block), uint64(0)
+			if escapes {
+				e = s.escapes(block)
 			}
 			if e != 0 {
 				// A block with escape characters (rare): each leaf is

@@ -90,9 +90,16 @@ func (m *Message) index(text []byte, offset int) error {
 	nsep := 0            // field separators recorded in arena
 	start, first := 0, 0 // the current segment's first byte and separator
 	wfs, wcr, wlf := repeated(fs), repeated('\r'), repeated('\n')
-	for base := 0; base < len(text); base += 8 {
-		for hits := match3(loadWord(text, base), wfs, wcr, wlf); hits != 0; hits &= hits - 1 {
-			pos := base + bits.TrailingZeros64(hits)>>3
+	var tail [64]byte // the last bytes of text, padded with zeros
+	for base := 0; base < len(text); base += 64 {
+		block := &tail
+		if base+64 <= len(text) {
+			block = (*[64]byte)(text[base:])
+		} else {
+			copy(tail[:], text[base:])
+		}
+		for hits := blockMatch3(block, wfs, wcr, wlf); hits != 0; hits &= hits - 1 {
+			pos := base + bits.TrailingZeros64(hits)
 			if text[pos] == fs {
 				arena[nsep] = int32(pos - start)
 				nsep++

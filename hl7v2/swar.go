@@ -52,3 +52,16 @@ func match1(w, a uint64) uint64 {
 // byteMask packs the high bits of the bytes of m, as the match functions
 // set them, into a byte: bit i is the high bit of byte i.
 func byteMask(m uint64) uint64 { return (m >> 7) * 0x0102040810204080 >> 56 }
+
+// blockMatch3 returns a bit for each byte of block equal to a, b or c (each
+// a repeated byte): bit j for block[j].
+func blockMatch3(block *[64]byte, a, b, c uint64) uint64 {
+	return byteMask(match3(binary.LittleEndian.Uint64(block[0:]), a, b, c)) |
+		byteMask(match3(binary.LittleEndian.Uint64(block[8:]), a, b, c))<<8 |
+		byteMask(match3(binary.LittleEndian.Uint64(block[16:]), a, b, c))<<16 |
+		byteMask(match3(binary.LittleEndian.Uint64(block[24:]), a, b, c))<<24 |
+		byteMask(match3(binary.LittleEndian.Uint64(block[32:]), a, b, c))<<32 |
+		byteMask(match3(binary.LittleEndian.Uint64(block[40:]), a, b, c))<<40 |
+		byteMask(match3(binary.LittleEndian.Uint64(block[48:]), a, b, c))<<48 |
+		byteMask(match3(binary.LittleEndian.Uint64(block[56:]), a, b, c))<<56
+}
