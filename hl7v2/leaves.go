@@ -20,24 +20,23 @@ func (m *Message) EachLeaf(yield func(FieldLeaf) bool) {
 	var s leafScanner
 	s.init(m)
 	var found [leafBatch + leafSlack]leafRec
-	// Each leaf is prepared one step before it is yielded, in turn in
-	// one of two variables: copying a struct just written field by field
-	// to pass it would stall on reading back the stores.
-	var ready [2]FieldLeaf
-	for i := range ready {
-		ready[i].Value = Value{d: m.delims, level: levelSub}
-	}
+	// Each leaf is prepared one step before it is yielded: passing a
+	// struct just written field by field would stall on reading back the
+	// stores.
+	var cur, next FieldLeaf
+	next.Value = Value{d: m.delims, level: levelSub}
 	for {
 		n := s.scan(&found)
 		if n == 0 {
 			return
 		}
-		m.prepareLeaf(&ready[0], &found[0])
+		m.prepareLeaf(&next, &found[0])
 		for i := range n {
+			cur = next
 			if i+1 < n {
-				m.prepareLeaf(&ready[(i+1)&1], &found[i+1])
+				m.prepareLeaf(&next, &found[i+1])
 			}
-			if !yield(ready[i&1]) {
+			if !yield(cur) {
 				return
 			}
 		}
@@ -46,10 +45,11 @@ func (m *Message) EachLeaf(yield func(FieldLeaf) bool) {
 
 // prepareLeaf sets l to the leaf r describes.
 func (m *Message) prepareLeaf(l *FieldLeaf, r *leafRec) {
-	l.Segment = Segment{m, r.segment()}
-	l.Field, l.Rep, l.Component, l.Sub = int(r.fr>>32), int(r.fr&lo32), int(r.cs>>32), int(r.cs&lo32)
+	seg := r.segment()
 	start, end := uint32(r.span), uint32(r.span>>32)
-	l.Value.raw = m.segs[r.segment()].data[start:end]
+	l.Segment = Segment{m, seg}
+	l.Field, l.Rep, l.Component, l.Sub = int(r.fr>>32), int(r.fr&lo32), int(r.cs>>32), int(r.cs&lo32)
+	l.Value.raw = m.segs[seg].data[start:end]
 	l.Value.level, l.Value.plain = levelSub, r.kind() == leafPlain
 	if r.kind() == leafWhole {
 		l.Value.level = levelLeaf
@@ -170,15 +170,16 @@ const (
 	firstLeaf = 1<<32 | 1 // the first repetition and component, or subcomponent
 )
 
-// What each delimiter does to the position of the next leaf: fr and cs
-// are masked with keep, then add is added. The index is the delimiter's
-// class: field separator, repetition, component, subcomponent.
-var (
-	keepFR = [4]uint64{hi32, ^uint64(0), ^uint64(0), ^uint64(0)}
-	addFR  = [4]uint64{1<<32 | 1, 1, 0, 0}
-	keepCS = [4]uint64{0, 0, hi32, ^uint64(0)}
-	addCS  = [4]uint64{firstLeaf, firstLeaf, firstLeaf, 1}
-)
+// moves says what each delimiter does to the position of the next leaf:
+// fr and cs are masked with keep, then add is added. The index is the
+// delimiter's class: field separator, repetition, component,
+// subcomponent.
+var moves = [4]struct{ keepFR, addFR, keepCS, addCS uint64 }{
+	{hi32, 1<<32 | 1, 0, firstLeaf},
+	{^uint64(0), 1, 0, firstLeaf},
+	{^uint64(0), 0, hi32, firstLeaf},
+	{^uint64(0), 0, ^uint64(0), 1},
+}
 
 func (s *leafScanner) init(m *Message) {
 	d := &m.delims
@@ -280,12 +281,13 @@ func (s *leafScanner) scan(found *[leafBatch + leafSlack]leafRec) int {
 						esc = leafEscaped
 					}
 					e &^= below
-					pos := next + bits.TrailingZeros64(hits)
+					t := bits.TrailingZeros64(hits) & 63
+					pos := next + t
 					found[n].set(fr, cs, start, pos, si|esc)
 					n += int(uint(start-pos) >> (bits.UintSize - 1))
-					k := class[b[pos]] & 3
-					fr = fr&keepFR[k] + addFR[k]
-					cs = cs&keepCS[k] + addCS[k]
+					mv := &moves[class[block[t]]&3]
+					fr = fr&mv.keepFR + mv.addFR
+					cs = cs&mv.keepCS + mv.addCS
 					start, esc = pos+1, leafPlain
 				}
 				if e != 0 {
@@ -294,12 +296,13 @@ func (s *leafScanner) scan(found *[leafBatch + leafSlack]leafRec) int {
 				continue
 			}
 			for ; hits != 0; hits &= hits - 1 {
-				pos := next + bits.TrailingZeros64(hits)
+				t := bits.TrailingZeros64(hits) & 63
+				pos := next + t
 				found[n].set(fr, cs, start, pos, si|esc)
 				n += int(uint(start-pos) >> (bits.UintSize - 1)) // when pos > start
-				k := class[b[pos]] & 3
-				fr = fr&keepFR[k] + addFR[k]
-				cs = cs&keepCS[k] + addCS[k]
+				mv := &moves[class[block[t]]&3]
+				fr = fr&mv.keepFR + mv.addFR
+				cs = cs&mv.keepCS + mv.addCS
 				start, esc = pos+1, leafPlain
 			}
 		}

@@ -99,8 +99,9 @@ func (m *Message) index(text []byte, offset int) error {
 			copy(tail[:], text[base:])
 		}
 		for hits := blockMatch3(block, wfs, wcr, wlf); hits != 0; hits &= hits - 1 {
-			pos := base + bits.TrailingZeros64(hits)
-			if text[pos] == fs {
+			t := bits.TrailingZeros64(hits) & 63
+			pos := base + t
+			if block[t] == fs {
 				arena[nsep] = int32(pos - start)
 				nsep++
 				continue
