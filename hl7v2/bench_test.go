@@ -49,3 +49,25 @@ func BenchmarkParseDecodeAll(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(msgs))*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkParseLeafText parses every shared sample and reads every leaf
+// value through EachLeafText (escape sequences decoded; values without
+// escapes are slices of the message).
+func BenchmarkParseLeafText(b *testing.B) {
+	msgs, n := sampleSet(b)
+	b.SetBytes(n)
+	b.ReportAllocs()
+	total := 0
+	for b.Loop() {
+		for _, data := range msgs {
+			m, err := Parse(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, text := range m.EachLeafText {
+				total += len(text)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(msgs))*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

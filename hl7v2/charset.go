@@ -39,11 +39,13 @@ var charsets = map[string]*charmap.Charmap{
 
 // declaredCharset returns the first repetition of MSH-18, or "".
 func declaredCharset(text []byte, d Delimiters) string {
-	end := bytes.IndexAny(text, "\r\n")
-	if end < 0 {
-		end = len(text)
+	msh := text
+	if end := bytes.IndexByte(msh, '\r'); end >= 0 {
+		msh = msh[:end]
 	}
-	msh := text[:end]
+	if end := bytes.IndexByte(msh, '\n'); end >= 0 {
+		msh = msh[:end]
+	}
 	// MSH-18 is the 17th piece after splitting on the field separator.
 	v := piece(msh, d.Field, 18)
 	if i := bytes.IndexByte(v, d.Repetition); i >= 0 {

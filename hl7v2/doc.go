@@ -13,5 +13,6 @@
 // offsets of its segments and field separators, and finds repetitions,
 // components and subcomponents only when they are asked for. Escape
 // sequences are decoded when a value is read. A message that has not been
-// edited encodes to exactly the bytes it was parsed from.
+// edited encodes to exactly the bytes it was parsed from. To read every
+// value of a message, EachLeafText is the fastest walk.
 package hl7v2

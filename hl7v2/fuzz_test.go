@@ -2,6 +2,7 @@ package hl7v2
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -14,6 +15,35 @@ func walk(m *Message, scratch []byte) int {
 		n += len(scratch)
 	}
 	return n
+}
+
+// checkIndex compares the segments and field separators Parse recorded
+// with those found by splitting the message the slow way.
+func checkIndex(t *testing.T, m *Message) {
+	t.Helper()
+	if m.charset != "" {
+		return // converted text: its offsets are not those of the input
+	}
+	text := bytes.TrimLeft(bytes.TrimPrefix(m.raw, bom), "\r\n \t")
+	lines := bytes.FieldsFunc(text, func(r rune) bool { return r == '\r' || r == '\n' })
+	if len(lines) != len(m.segs) {
+		t.Fatalf("%d segments, %d lines", len(m.segs), len(lines))
+	}
+	for i, l := range lines {
+		seg := &m.segs[i]
+		if !bytes.Equal(seg.data, l) {
+			t.Fatalf("segment %d is %q, line %q", i+1, seg.data, l)
+		}
+		var seps []int32
+		for j, c := range l {
+			if c == m.delims.Field {
+				seps = append(seps, int32(j))
+			}
+		}
+		if fmt.Sprint(seps) != fmt.Sprint(seg.seps) {
+			t.Fatalf("segment %d: separators at %v, want %v", i+1, seg.seps, seps)
+		}
+	}
 }
 
 func FuzzParse(f *testing.F) {
@@ -30,6 +60,8 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(m.Bytes(), data) {
 			t.Fatal("unedited message does not encode to its input")
 		}
+		checkIndex(t, m)
+		checkLeaves(t, m)
 		walk(m, nil)
 		for _, p := range []string{"MSH-9.2", "PID-3[2].4.2", "OBX[2]-5", "MSH-18"} {
 			m.Get(p)

@@ -2,6 +2,7 @@ package hl7v2
 
 import (
 	"bytes"
+	"math/bits"
 )
 
 // MaxSegments caps the segments of one message, so that hostile input
@@ -76,7 +77,8 @@ type errorString string
 func (e errorString) Error() string { return string(e) }
 
 // index splits text into segments and records each segment's field
-// separators in one shared array.
+// separators in one shared array. It reads text a word at a time, looking
+// for field separators and segment terminators at once.
 func (m *Message) index(text []byte, offset int) error {
 	fs := m.delims.Field
 	nseg := bytes.Count(text, []byte{'\r'}) + bytes.Count(text, []byte{'\n'}) + 1
@@ -84,38 +86,51 @@ func (m *Message) index(text []byte, offset int) error {
 		return &ParseError{Offset: offset, Code: CodeSegmentSequence, Reason: "too many segments"}
 	}
 	m.segs = make([]segment, 0, nseg)
-	arena := make([]int32, 0, bytes.Count(text, []byte{fs}))
-	pos := 0
-	for pos < len(text) {
-		// Find the end of the segment and its field separators in one pass.
-		start := pos
-		sepStart := len(arena)
-		for pos < len(text) {
-			c := text[pos]
-			if c == fs {
-				arena = append(arena, int32(pos-start))
-			} else if c == '\r' || c == '\n' {
-				break
+	arena := make([]int32, bytes.Count(text, []byte{fs}))
+	nsep := 0            // field separators recorded in arena
+	start, first := 0, 0 // the current segment's first byte and separator
+	wfs, wcr, wlf := repeated(fs), repeated('\r'), repeated('\n')
+	var tail [64]byte // the last bytes of text, padded with zeros
+	for base := 0; base < len(text); base += 64 {
+		block := &tail
+		if base+64 <= len(text) {
+			block = (*[64]byte)(text[base:])
+		} else {
+			copy(tail[:], text[base:])
+		}
+		for hits := blockMatch3(block, wfs, wcr, wlf); hits != 0; hits &= hits - 1 {
+			t := bits.TrailingZeros64(hits) & 63
+			pos := base + t
+			if block[t] == fs {
+				arena[nsep] = int32(pos - start)
+				nsep++
+				continue
 			}
-			pos++
+			if err := m.addSegment(text[start:pos], arena[first:nsep:nsep], offset+start); err != nil {
+				return err
+			}
+			start, first = pos+1, nsep
 		}
-		data := text[start:pos]
-		for pos < len(text) && (text[pos] == '\r' || text[pos] == '\n') {
-			pos++
-		}
-		if len(data) == 0 {
-			continue
-		}
-		if len(m.segs) == MaxSegments {
-			return &ParseError{Segment: len(m.segs) + 1, Offset: offset + start, Code: CodeSegmentSequence, Reason: "too many segments"}
-		}
-		if err := checkSegmentName(data, fs); err != nil {
-			return &ParseError{Segment: len(m.segs) + 1, Offset: offset + start, Code: CodeSegmentSequence, Reason: err.Error()}
-		}
-		seg := segment{data: data, seps: arena[sepStart:len(arena):len(arena)]}
-		copy(seg.name[:], data[:3])
-		m.segs = append(m.segs, seg)
 	}
+	return m.addSegment(text[start:], arena[first:nsep:nsep], offset+start)
+}
+
+// addSegment appends the segment data, whose field separators are at
+// seps, unless it is empty (a blank line, or the second byte of CRLF).
+// offset is the segment's position in the input, for errors.
+func (m *Message) addSegment(data []byte, seps []int32, offset int) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if len(m.segs) == MaxSegments {
+		return &ParseError{Segment: len(m.segs) + 1, Offset: offset, Code: CodeSegmentSequence, Reason: "too many segments"}
+	}
+	if err := checkSegmentName(data, m.delims.Field); err != nil {
+		return &ParseError{Segment: len(m.segs) + 1, Offset: offset, Code: CodeSegmentSequence, Reason: err.Error()}
+	}
+	seg := segment{data: data, seps: seps}
+	copy(seg.name[:], data[:3])
+	m.segs = append(m.segs, seg)
 	return nil
 }
 

@@ -82,6 +82,32 @@ func BenchmarkConcordParseDecodeAll(b *testing.B) {
 	report(b, len(msgs))
 }
 
+// BenchmarkConcordParseLeafText: hl7v2.Parse, then every value read
+// through EachLeafText with escape sequences decoded (a value without
+// escapes is yielded as a slice of the input, one with escapes decoded
+// into a reused buffer).
+func BenchmarkConcordParseLeafText(b *testing.B) {
+	msgs, n := samples(b)
+	b.SetBytes(n)
+	b.ReportAllocs()
+	total := 0
+	for b.Loop() {
+		for _, raw := range msgs {
+			m, err := hl7v2.Parse(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, text := range m.EachLeafText {
+				total += len(text)
+			}
+		}
+	}
+	if total == 0 {
+		b.Fatal("no text")
+	}
+	report(b, len(msgs))
+}
+
 // BenchmarkLenatenParse: github.com/lenaten/hl7 through its Decoder, the
 // way its documentation reads messages (its Message.Parse on a bare slice
 // fails at the end of input unless the slice has spare capacity): a full
