@@ -129,8 +129,10 @@ func Format(n Node) string {
 			return quote(n.Text)
 		case LitLong:
 			return n.Text + "L"
-		case LitDate, LitDateTime, LitTime:
+		case LitDate, LitDateTime:
 			return "@" + n.Text
+		case LitTime:
+			return "@T" + n.Text
 		case LitQuantity:
 			if calendarUnits[n.Unit] {
 				return n.Text + " " + n.Unit

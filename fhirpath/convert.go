@@ -98,7 +98,7 @@ func toDecimal(v Value) (Value, bool) {
 	case KindInteger, KindLong:
 		return decimalValue(decimalOf(v.i)), true
 	case KindBoolean:
-		return decimalValue(decimal{c: v.i, s: 1}), true
+		return decimalValue(decimal{c: v.i * 10, s: 1}), true
 	case KindString:
 		if decimalRE.MatchString(v.s) {
 			if d, err := parseDecimal(strings.TrimPrefix(v.s, "+")); err == nil {
@@ -183,7 +183,7 @@ func toQuantity(v Value) (Value, bool) {
 	case KindDecimal:
 		return quantityValue(v.decimal(), "1"), true
 	case KindBoolean:
-		return quantityValue(decimal{c: v.i, s: 1}, "1"), true
+		return quantityValue(decimal{c: v.i * 10, s: 1}, "1"), true
 	case KindString:
 		m := quantityRE.FindStringSubmatch(strings.TrimSpace(v.s))
 		if m == nil {
@@ -260,7 +260,8 @@ func decodeString(s string, a []string) Collection {
 func escapeString(s string, a []string) Collection {
 	switch a[0] {
 	case "html":
-		return strs(html.EscapeString(s))
+		r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
+		return strs(r.Replace(s))
 	case "json":
 		q := strconv.Quote(s)
 		return strs(q[1 : len(q)-1])
@@ -275,11 +276,39 @@ func unescapeString(s string, a []string) Collection {
 	case "html":
 		return strs(html.UnescapeString(s))
 	case "json":
-		u, err := strconv.Unquote(`"` + s + `"`)
-		if err != nil {
-			return nil
+		// The escapes of a JSON string's content; a bare quote stays.
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			if s[i] != '\\' || i+1 >= len(s) {
+				b.WriteByte(s[i])
+				continue
+			}
+			i++
+			switch s[i] {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case 'r':
+				b.WriteByte('\r')
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
+			case 'u':
+				if i+4 < len(s) {
+					if n, err := strconv.ParseUint(s[i+1:i+5], 16, 32); err == nil {
+						b.WriteRune(rune(n))
+						i += 4
+						continue
+					}
+				}
+				b.WriteString("\\u")
+			default:
+				b.WriteByte(s[i])
+			}
 		}
-		return strs(u)
+		return strs(b.String())
 	case "url":
 		u, err := url.QueryUnescape(s)
 		if err != nil {

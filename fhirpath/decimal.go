@@ -57,12 +57,20 @@ func parseDecimal(text string) (decimal, error) {
 	}
 	digits := strings.TrimLeft(intPart+frac, "0")
 	scale := len(frac) - exp
-	if len(digits) > 18 {
+	// Zeros at the end of the fraction may go to fit the value.
+	for len(digits) > 19 && scale > 0 && digits[len(digits)-1] == '0' {
+		digits, scale = digits[:len(digits)-1], scale-1
+	}
+	if len(digits) > 19 {
 		return decimal{}, errOverflow
 	}
 	var c int64
 	for i := 0; i < len(digits); i++ {
-		c = c*10 + int64(digits[i]-'0')
+		d := int64(digits[i] - '0')
+		if c > (math.MaxInt64-d)/10 {
+			return decimal{}, errOverflow
+		}
+		c = c*10 + d
 	}
 	for scale < 0 {
 		if c > math.MaxInt64/10 {

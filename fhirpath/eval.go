@@ -57,6 +57,12 @@ type Options struct {
 	Now time.Time
 	// Trace receives trace() output; nil drops it.
 	Trace func(name string, c Collection)
+	// Strict makes navigation that the definitions do not allow an error
+	// (FHIRPath's semantic checking): an element the type does not have,
+	// a choice element named with its type (valueQuantity: write
+	// value.ofType(Quantity)), or a path that starts with a type the
+	// input is not.
+	Strict bool
 }
 
 // Expression is a compiled expression. It is safe for concurrent use.
@@ -79,6 +85,24 @@ type env struct {
 	this     Collection // $this
 	index    int        // $index
 	total    Collection // $total (aggregate)
+	vars     *scope     // variables from defineVariable, innermost first
+}
+
+// scope is one variable defined by defineVariable. Scopes are immutable:
+// leaving an operand, an argument or an iteration restores the pointer.
+type scope struct {
+	name string
+	val  Collection
+	next *scope
+}
+
+func (e *env) lookup(name string) (Collection, bool) {
+	for s := e.vars; s != nil; s = s.next {
+		if s.name == name {
+			return s.val, true
+		}
+	}
+	return nil, false
 }
 
 // step counts work and checks the limits.
@@ -276,9 +300,28 @@ func (c *compiler) member(n *Member) (evalFn, error) {
 					out = append(out, v)
 					continue
 				}
+				if e.opt.Strict && v.isNode() {
+					if _, isType := fhir.Type(name); isType {
+						return nil, evalErrorf(n.At, "the input is a %s, not a %s", v.typ.Name, name)
+					}
+				}
+			}
+			if v.kind == KindTypeInfo && (name == "namespace" || name == "name") {
+				ns, nm, _ := strings.Cut(v.s, ".")
+				if name == "namespace" {
+					out = append(out, stringValue(ns))
+				} else {
+					out = append(out, stringValue(nm))
+				}
+				continue
 			}
 			if !v.isNode() {
 				continue
+			}
+			if e.opt.Strict {
+				if err := checkChild(n.At, v, name); err != nil {
+					return nil, err
+				}
 			}
 			var err error
 			if out, err = children(e, v, name, out); err != nil {
@@ -301,6 +344,33 @@ func (c *compiler) member(n *Member) (evalFn, error) {
 		}
 		return nav(e, in)
 	}, nil
+}
+
+// checkChild is strict mode's check that an element of v's type may be
+// called name.
+func checkChild(pos int, v Value, name string) error {
+	var d *fhir.ElementDef
+	var typ string
+	ok := false
+	if v.def != nil {
+		if dd := v.def.Definition(); len(dd.Children) > 0 {
+			d, typ, ok = dd.Child(name)
+		}
+	}
+	if !ok && v.typ != nil {
+		d, typ, ok = v.typ.Root().Child(name)
+	}
+	if !ok {
+		what := "this element"
+		if v.typ != nil {
+			what = v.typ.Name
+		}
+		return evalErrorf(pos, "%s has no element %s", what, name)
+	}
+	if d.IsChoice() && typ != "" && name != d.Name {
+		return evalErrorf(pos, "%s is a choice: write %s.ofType(%s)", name, d.Name[:len(d.Name)-3], typ)
+	}
+	return nil
 }
 
 // children appends the child elements called name of a document element
@@ -496,6 +566,9 @@ func (c *compiler) variable(n *Var) (evalFn, error) {
 		constant = Collection{stringValue("http://hl7.org/fhir/StructureDefinition/" + name[4:])}
 	}
 	return func(e *env, focus Collection) (Collection, error) {
+		if v, ok := e.lookup(name); ok {
+			return v, nil
+		}
 		if v, ok := e.opt.Variables[name]; ok {
 			return v, nil
 		}

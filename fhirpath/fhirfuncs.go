@@ -3,6 +3,8 @@ package fhirpath
 import (
 	"context"
 	"strings"
+
+	"github.com/concord-health/concord/fhir"
 )
 
 // resolveFn is resolve() (FHIR R4 section 2.1.9.1.5): each Reference's
@@ -136,8 +138,8 @@ func htmlChecks(in Collection) Collection {
 }
 
 // conformsTo is conformsTo(profile): for the base profiles of the
-// specification, whether the item is of that resource type. Other
-// profiles are unknown (empty) until validation against profiles exists.
+// specification, whether the item is of that type. Another profile is an
+// error until validation against profiles exists.
 func conformsTo(e *env, c *call, in Collection) (Collection, error) {
 	p, err := c.arg(e, 0)
 	if err != nil || len(p) != 1 || len(in) != 1 {
@@ -145,14 +147,15 @@ func conformsTo(e *env, c *call, in Collection) (Collection, error) {
 	}
 	url := p[0].String()
 	const base = "http://hl7.org/fhir/StructureDefinition/"
-	if !strings.HasPrefix(url, base) {
-		return nil, nil
+	name := strings.TrimPrefix(url, base)
+	if _, known := fhir.Type(name); !strings.HasPrefix(url, base) || !known {
+		return nil, evalErrorf(c.at, "conformsTo(): unknown profile %s", url)
 	}
 	v := in[0]
 	if !v.isNode() || v.typ == nil {
 		return bools(false), nil
 	}
-	return bools(v.typ.IsA(strings.TrimPrefix(url, base))), nil
+	return bools(v.typ.IsA(name)), nil
 }
 
 var backgroundContext = context.Background()

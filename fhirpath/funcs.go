@@ -18,6 +18,7 @@ type call struct {
 	args  []evalFn // compiled arguments
 	nodes []Node   // the arguments' syntax, for type arguments
 	ts    TypeSpec // for is, as, ofType
+	desc  []bool   // for sort: which keys are descending
 }
 
 // arg evaluates argument i with the invocation's own $this as focus.
@@ -25,15 +26,19 @@ func (c *call) arg(e *env, i int) (Collection, error) {
 	if i >= len(c.args) {
 		return nil, nil
 	}
-	return c.args[i](e, e.this)
+	saved := e.vars // an argument is its own scope for defineVariable
+	out, err := c.args[i](e, e.this)
+	e.vars = saved
+	return out, err
 }
 
 // each evaluates argument i once per input item, with that item as $this
 // and focus and its position as $index.
 func (c *call) each(e *env, in Collection, i int, fn func(k int, v Value, r Collection) (bool, error)) error {
-	saveThis, saveIndex := e.this, e.index
-	defer func() { e.this, e.index = saveThis, saveIndex }()
+	saveThis, saveIndex, saveVars := e.this, e.index, e.vars
+	defer func() { e.this, e.index, e.vars = saveThis, saveIndex, saveVars }()
 	for k, v := range in {
+		e.vars = saveVars
 		if err := e.step(1); err != nil {
 			return err
 		}
@@ -227,6 +232,9 @@ func init() {
 
 		// Conversion (5.5).
 		"iif": {2, 3, false, func(e *env, c *call, in Collection) (Collection, error) {
+			if len(in) > 1 {
+				return nil, evalErrorf(c.at, "iif() on %d items", len(in))
+			}
 			cond, err := c.arg(e, 0)
 			if err != nil {
 				return nil, err
@@ -337,6 +345,9 @@ func init() {
 			return regexFull(e, c, in)
 		}},
 		"replaceMatches": {2, 2, false, regexFn(func(re *regexp.Regexp, s string, a []string) Collection {
+			if re.String() == "(?s)" {
+				return strs(s) // an empty pattern changes nothing
+			}
 			return strs(re.ReplaceAllString(s, convertReplacement(a[0])))
 		})},
 		"length": {0, 0, false, stringFn(0, func(s string, a []string) Collection {
@@ -511,6 +522,7 @@ func init() {
 			}
 			saveTotal := e.total
 			defer func() { e.total = saveTotal }()
+			e.total = total
 			err := c.each(e, in, 0, func(_ int, _ Value, r Collection) (bool, error) {
 				total = r
 				e.total = total
@@ -529,7 +541,7 @@ func init() {
 			}
 			return bools(isType(in[0], c.ts)), nil
 		}},
-		"as": {1, 1, true, func(e *env, c *call, in Collection) (Collection, error) { return ofType(in, c.ts), nil }},
+		"as": {1, 1, true, func(e *env, c *call, in Collection) (Collection, error) { return asType(c.at, in, c.ts) }},
 
 		// FHIR (FHIR R4 section 2.1.9.1.5).
 		"extension": {1, 1, false, func(e *env, c *call, in Collection) (Collection, error) {
@@ -569,6 +581,70 @@ func init() {
 			}
 			return Collection{v}, nil
 		}},
+		"defineVariable": {1, 2, false, func(e *env, c *call, in Collection) (Collection, error) {
+			nameArg, err := c.arg(e, 0)
+			if err != nil {
+				return nil, err
+			}
+			if len(nameArg) != 1 {
+				return nil, evalErrorf(c.at, "defineVariable() wants a name")
+			}
+			name := nameArg[0].String()
+			if _, defined := e.lookup(name); defined || e.opt.Variables[name] != nil || systemVariable(name) {
+				return nil, evalErrorf(c.at, "variable %%%s is already defined", name)
+			}
+			val := in
+			if len(c.args) == 2 {
+				if val, err = c.arg(e, 1); err != nil {
+					return nil, err
+				}
+			}
+			e.vars = &scope{name: name, val: val, next: e.vars}
+			return in, nil
+		}},
+		"type": {0, 0, false, func(e *env, c *call, in Collection) (Collection, error) {
+			out := make(Collection, 0, len(in))
+			for _, v := range in {
+				out = append(out, Value{kind: KindTypeInfo, s: v.TypeName()})
+			}
+			return out, nil
+		}},
+		"sort":         {0, -1, false, sortFn},
+		"lowBoundary":  {0, 1, false, boundaryFn(false)},
+		"highBoundary": {0, 1, false, boundaryFn(true)},
+		"precision": {0, 0, false, func(e *env, c *call, in Collection) (Collection, error) {
+			v, ok, err := singleSystem(c, in)
+			if err != nil || !ok {
+				return nil, err
+			}
+			switch v.kind {
+			case KindDecimal:
+				return Collection{intValue(int64(v.scale))}, nil
+			case KindDate, KindDateTime, KindTime:
+				t, ok := temporalOf(v)
+				if !ok {
+					return nil, nil
+				}
+				return Collection{intValue(int64(digitsOf(t)))}, nil
+			}
+			return nil, nil
+		}},
+		"comparable": {1, 1, false, func(e *env, c *call, in Collection) (Collection, error) {
+			x, ok, err := singleSystem(c, in)
+			if err != nil || !ok || x.kind != KindQuantity {
+				return nil, err
+			}
+			o, err := c.arg(e, 0)
+			if err != nil || len(o) != 1 {
+				return nil, err
+			}
+			y, ok := o[0].system()
+			if !ok || y.kind != KindQuantity {
+				return nil, nil
+			}
+			_, _, ok = commensurable(x, y, true)
+			return bools(ok), nil
+		}},
 		"resolve":    {0, 0, false, resolveFn},
 		"memberOf":   {1, 1, false, memberOf},
 		"htmlChecks": {0, 0, false, func(e *env, c *call, in Collection) (Collection, error) { return htmlChecks(in), nil }},
@@ -582,7 +658,7 @@ func (c *compiler) call(n *Call) (evalFn, error) {
 	if !ok {
 		return nil, &SyntaxError{Pos: n.At, Msg: fmt.Sprintf("unknown function %s()", n.Name)}
 	}
-	if len(n.Args) < f.min || len(n.Args) > f.max {
+	if len(n.Args) < f.min || (f.max >= 0 && len(n.Args) > f.max) {
 		return nil, &SyntaxError{Pos: n.At, Msg: fmt.Sprintf("%s() takes %d to %d arguments, got %d", n.Name, f.min, f.max, len(n.Args))}
 	}
 	cl := &call{at: n.At, name: n.Name, nodes: n.Args}
@@ -594,11 +670,16 @@ func (c *compiler) call(n *Call) (evalFn, error) {
 		cl.ts = ts
 	} else {
 		for _, a := range n.Args {
+			desc := false
+			if u, ok := a.(*Unary); ok && u.Op == "-" && n.Name == "sort" {
+				a, desc = u.X, true // sort(-key): descending
+			}
 			fn, err := c.compile(a)
 			if err != nil {
 				return nil, err
 			}
 			cl.args = append(cl.args, fn)
+			cl.desc = append(cl.desc, desc)
 		}
 	}
 	var target evalFn
@@ -619,15 +700,28 @@ func (c *compiler) call(n *Call) (evalFn, error) {
 		if err := e.step(1); err != nil {
 			return nil, err
 		}
-		// Arguments see the invocation's focus as $this.
+		// Arguments see the invocation's focus as $this; iif's see its
+		// input (the R4 suite's testIif9 and testIif11).
 		saveThis := e.this
-		if target != nil || n.Target == nil {
+		switch {
+		case (n.Name == "iif" || n.Name == "defineVariable") && target != nil:
+			e.this = in
+		case target != nil || n.Target == nil:
 			e.this = focus
 		}
 		out, err := f.fn(e, cl, in)
 		e.this = saveThis
 		return out, err
 	}, nil
+}
+
+// systemVariable reports whether %name is one FHIRPath or FHIR defines.
+func systemVariable(name string) bool {
+	switch name {
+	case "resource", "rootResource", "context", "ucum", "sct", "loinc":
+		return true
+	}
+	return strings.HasPrefix(name, "vs-") || strings.HasPrefix(name, "ext-")
 }
 
 func bools(b bool) Collection  { return Collection{boolValue(b)} }
@@ -691,6 +785,9 @@ func singleSystem(c *call, in Collection) (Value, bool, error) {
 }
 
 func singleString(c *call, in Collection) (string, bool, error) {
+	if len(in) == 1 && in[0].isNode() && !isPrimitiveNode(in[0]) {
+		return "", false, evalErrorf(c.at, "%s() on %s, not a string", c.name, in[0].TypeName())
+	}
 	v, ok, err := singleSystem(c, in)
 	if err != nil || !ok {
 		return "", false, err

@@ -226,7 +226,7 @@ func (l *lexer) dateTime(start int) (token, error) {
 		if !l.timePart() {
 			return token{}, l.errorf(start, "bad time literal")
 		}
-		return token{tokTime, l.src[start+1 : l.i], start}, nil
+		return token{tokTime, l.src[start+2 : l.i], start}, nil
 	}
 	if !l.digits(4) {
 		return token{}, l.errorf(start, "bad date literal")

@@ -52,12 +52,16 @@ func (c *compiler) binary(n *Binary) (evalFn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each operand is its own scope for defineVariable.
 	both := func(e *env, focus Collection) (Collection, Collection, error) {
+		saved := e.vars
 		a, err := l(e, focus)
+		e.vars = saved
 		if err != nil {
 			return nil, nil, err
 		}
 		b, err := r(e, focus)
+		e.vars = saved
 		return a, b, err
 	}
 	switch n.Op {
@@ -173,7 +177,10 @@ func (c *compiler) binary(n *Binary) (evalFn, error) {
 // logic compiles and, or, xor and implies with three-valued logic.
 func (c *compiler) logic(n *Binary, l, r evalFn) evalFn {
 	return func(e *env, focus Collection) (Collection, error) {
+		saved := e.vars
+		defer func() { e.vars = saved }()
 		a, err := l(e, focus)
+		e.vars = saved
 		if err != nil {
 			return nil, err
 		}
@@ -189,6 +196,7 @@ func (c *compiler) logic(n *Binary, l, r evalFn) evalFn {
 			return Collection{boolValue(true)}, nil
 		}
 		b, err := r(e, focus)
+		e.vars = saved
 		if err != nil {
 			return nil, err
 		}
@@ -353,9 +361,11 @@ func valuesEqual(a, b Value) (bool, bool) {
 	case x.kind == KindQuantity && y.kind == KindQuantity:
 		da, db, ok := commensurable(x, y, false)
 		if !ok {
-			return false, true
+			return false, false // not comparable: unknown
 		}
 		return da.cmp(db) == 0, true
+	case x.kind == KindTypeInfo && y.kind == KindTypeInfo:
+		return x.s == y.s, true
 	}
 	return false, true
 }
@@ -380,7 +390,7 @@ func valuesEquivalent(a, b Value) bool {
 	case isTemporal(x) && isTemporal(y):
 		ta, ok1 := temporalOf(x)
 		tb, ok2 := temporalOf(y)
-		if !ok1 || !ok2 || ta.prec != tb.prec || ta.isTime != tb.isTime {
+		if !ok1 || !ok2 || precIndex(ta) != precIndex(tb) || ta.isTime != tb.isTime {
 			return false
 		}
 		cmp, known := compareTemporal(ta, tb)
@@ -639,6 +649,10 @@ func dateArithmetic(pos int, op string, x, q Value) (Collection, error) {
 	unit := q.s
 	if u, ok := calendarToUCUM[unit]; ok {
 		unit = u
+	} else if unit == "a" || unit == "mo" {
+		// UCUM years and months are not calendar ones (FHIRPath 2.0
+		// section 6.6.7): only the calendar words add years and months.
+		return nil, evalErrorf(pos, "add calendar years or months with the words, not %s", quoteUnit(q.s))
 	}
 	amount := q.decimal()
 	n := amount.round(0).c - adjustTrunc(amount)
@@ -656,18 +670,18 @@ func dateArithmetic(pos int, op string, x, q Value) (Collection, error) {
 		r = base.AddDate(0, 0, int(n)*7)
 	case "d":
 		r = base.AddDate(0, 0, int(n))
-	case "h", "min", "s", "ms":
-		unitDur := map[string]time.Duration{"h": time.Hour, "min": time.Minute, "s": time.Second, "ms": time.Millisecond}[unit]
-		if unit == "s" || unit == "ms" {
-			// Seconds keep their fraction.
-			f := amount.float()
-			if op == "-" {
-				f = -f
-			}
-			r = base.Add(time.Duration(f * float64(unitDur)))
-		} else {
-			r = base.Add(time.Duration(n) * unitDur)
+	case "h", "min":
+		unitDur := map[string]time.Duration{"h": time.Hour, "min": time.Minute}[unit]
+		r = base.Add(time.Duration(n) * unitDur)
+	case "s", "ms":
+		// Seconds keep their fraction, to the millisecond (the R5 suite's
+		// testPlusDate19: + 0.1 's' adds 100 ms; the R4 suite truncated).
+		f := amount.float()
+		if op == "-" {
+			f = -f
 		}
+		unitDur := map[string]float64{"s": float64(time.Second), "ms": float64(time.Millisecond)}[unit]
+		r = base.Add(time.Duration(f * unitDur).Round(time.Millisecond))
 	default:
 		return nil, evalErrorf(pos, "cannot add %s to a date or time", q.String())
 	}

@@ -26,19 +26,30 @@ func (c *compiler) typeOp(n *TypeOp) (evalFn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ofType(in, ts), nil
+		return asType(n.At, in, ts)
 	}, nil
 }
 
-// ofType keeps the items of type ts.
+// ofType keeps the items of type ts. For FHIR primitives the type must be
+// exactly ts: a code is a string for is, but as(string) and
+// ofType(string) do not select it (the R4 suite's testFHIRPathIsFunction2
+// and testFHIRPathAsFunction11 and 16).
 func ofType(in Collection, ts TypeSpec) Collection {
 	var out Collection
 	for _, v := range in {
-		if isType(v, ts) {
+		if isType(v, ts) && (!isPrimitiveNode(v) || v.typ.Name == ts.Name) {
 			out = append(out, v)
 		}
 	}
 	return out
+}
+
+// asType is as: like ofType on one item; more than one is an error.
+func asType(pos int, in Collection, ts TypeSpec) (Collection, error) {
+	if len(in) > 1 {
+		return nil, evalErrorf(pos, "as on %d items (use ofType)", len(in))
+	}
+	return ofType(in, ts), nil
 }
 
 // isType reports whether v is of type ts or a type derived from it
@@ -76,6 +87,9 @@ func typeSpecOf(n Node) (TypeSpec, bool) {
 
 // knownType reports whether a type specifier names a type at all.
 func knownType(ts TypeSpec) bool {
+	if ts.Namespace == "System" {
+		return true // an unknown System type is simply not the type of anything
+	}
 	if ts.Namespace != "FHIR" {
 		for _, k := range kindNames[1:] {
 			if k == ts.Name {

@@ -215,16 +215,15 @@ func commensurable(x, y Value, equivalence bool) (decimal, decimal, bool) {
 	if !ok1 || !ok2 || dx.dims != dy.dims {
 		return decimal{}, decimal{}, false
 	}
-	// y in x's unit.
+	// y in x's unit, to eight digits after the point (float conversion
+	// noise beyond that is dropped).
 	base := (y.decimal().float() + dy.offset) * dy.factor
 	v := base/dx.factor - dx.offset
-	scale := max(x.scale, y.scale) + 4
-	conv, err := parseDecimal(strconv.FormatFloat(v, 'f', int(min(scale, 12)), 64))
+	conv, err := parseDecimal(strconv.FormatFloat(v, 'f', maxScale, 64))
 	if err != nil {
 		return decimal{}, decimal{}, false
 	}
-	// Compare at the precision of the inputs: round the converted value.
-	return x.decimal(), conv.round(max(x.scale, y.scale)).trim(x.scale), true
+	return x.decimal(), conv.trim(y.scale), true
 }
 
 // quantityProduct multiplies or divides two quantities, combining units.

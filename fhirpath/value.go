@@ -23,9 +23,10 @@ const (
 	KindDateTime             // System.DateTime
 	KindTime                 // System.Time
 	KindQuantity             // System.Quantity
+	KindTypeInfo             // what type() gives: s holds namespace.name
 )
 
-var kindNames = [...]string{"node", "Boolean", "String", "Integer", "Long", "Decimal", "Date", "DateTime", "Time", "Quantity"}
+var kindNames = [...]string{"node", "Boolean", "String", "Integer", "Long", "Decimal", "Date", "DateTime", "Time", "Quantity", "TypeInfo"}
 
 // Value is one item of a collection.
 type Value struct {
@@ -88,6 +89,9 @@ func (v Value) system() (Value, bool) {
 	if v.kind != KindNode {
 		return v, true
 	}
+	if v.typ != nil && v.typ.Kind == fhir.KindComplex && v.typ.IsA("Quantity") && v.ref.doc != nil {
+		return quantityOfNode(v.ref)
+	}
 	if v.typ == nil || v.typ.Kind != fhir.KindPrimitive || v.ref.doc == nil {
 		return Value{}, false
 	}
@@ -127,6 +131,30 @@ func (v Value) system() (Value, bool) {
 		return Value{}, false
 	}
 	return stringValue(r.String()), true
+}
+
+// quantityOfNode reads a FHIR Quantity (or Age, Duration …) as a System
+// Quantity: its value, and its UCUM code (the unit text when there is no
+// code). A Quantity without a value is not one.
+func quantityOfNode(r JSONRef) (Value, bool) {
+	val, ok := r.Get("value")
+	if !ok || val.Kind() != JSONNumber {
+		return Value{}, false
+	}
+	d, err := parseDecimal(string(val.Raw()))
+	if err != nil {
+		return Value{}, false
+	}
+	unit := ""
+	if c, ok := r.Get("code"); ok {
+		unit = c.String()
+	} else if u, ok := r.Get("unit"); ok {
+		unit = u.String()
+	}
+	if unit == "" {
+		unit = "1"
+	}
+	return quantityValue(d, unit), true
 }
 
 // String writes a value as FHIRPath's toString() does.
