@@ -15,8 +15,8 @@ func TestOfficialSuites(t *testing.T) {
 		file  string
 		floor int
 	}{
-		{"r4/tests-fhir-r4.xml", 0},
-		{"r5/tests-fhir-r5.xml", 0},
+		{"r4/tests-fhir-r4.xml", 929}, // of 935: at least 99%, and every test fhirpath.js passes
+		{"r5/tests-fhir-r5.xml", 1037},
 	} {
 		path := filepath.Join("..", "..", "shared", "data", "fhirpath", c.file)
 		if _, err := os.Stat(path); err != nil {
