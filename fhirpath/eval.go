@@ -609,3 +609,14 @@ func singletonInt(pos int, c Collection) (int64, bool, error) {
 	}
 	return v.i, true, nil
 }
+
+// Resource returns the resource at r (a top-level resource, or one
+// inside a Bundle entry or contained) as an evaluation input, typed by its
+// resourceType.
+func Resource(r JSONRef) (Collection, error) {
+	v, err := resourceNode(r)
+	if err != nil {
+		return nil, err
+	}
+	return Collection{v}, nil
+}
