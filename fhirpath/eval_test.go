@@ -110,3 +110,46 @@ func TestCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+type fakeResolver map[string]string
+
+func (f fakeResolver) Resolve(ctx context.Context, ref string) (*Doc, error) {
+	src, ok := f[ref]
+	if !ok {
+		return nil, errors.New("not found")
+	}
+	return ParseJSON([]byte(src))
+}
+
+type fakeTerminology map[string]bool
+
+func (f fakeTerminology) MemberOf(ctx context.Context, vs, system, code string) (bool, error) {
+	return f[vs+"|"+system+"|"+code], nil
+}
+
+// TestResolverAndTerminology: resolve() and memberOf() go through the
+// interfaces the caller gives; without them they give empty.
+func TestResolverAndTerminology(t *testing.T) {
+	obs := `{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/syn-1"},
+	 "code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]}}`
+	doc, _ := ParseJSON([]byte(obs))
+	opt := &Options{
+		Resolver:    fakeResolver{"Patient/syn-1": syntheticPatient},
+		Terminology: fakeTerminology{"http://hl7.org/fhir/ValueSet/observation-vitalsignresult|http://loinc.org|8867-4": true},
+	}
+	for expr, want := range map[string]string{
+		"Observation.subject.resolve().name.first().family":                                     "Synthetic",
+		"Observation.subject.resolve() is Patient":                                              "true",
+		"Observation.code.memberOf('http://hl7.org/fhir/ValueSet/observation-vitalsignresult')": "true",
+		"Observation.code.coding.first().memberOf(%vs-observation-vitalsignresult)":             "true",
+		"Observation.code.memberOf('http://example.org/vs')":                                    "false",
+	} {
+		out, err := MustCompile(expr).Evaluate(doc, opt)
+		if err != nil || len(out) != 1 || out[0].String() != want {
+			t.Errorf("%s = %v %v, want %s", expr, out, err, want)
+		}
+	}
+	if out, err := MustCompile("Observation.subject.resolve()").Evaluate(doc, nil); err != nil || len(out) != 0 {
+		t.Errorf("resolve without a resolver: %v %v", out, err)
+	}
+}
