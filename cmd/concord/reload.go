@@ -85,7 +85,7 @@ func (rl *reloader) reload(ctx context.Context, by concord.AuditRecord) (ReloadR
 // audit records a reload; a failure to record it is logged.
 func (rl *reloader) audit(ctx context.Context, by concord.AuditRecord, outcome concord.Outcome, detail string) {
 	rec := by
-	rec.Time, rec.Action, rec.Object, rec.Outcome, rec.Detail = time.Now(), concord.AuditUpdate, "config/channels", outcome, truncateText(detail, 2000)
+	rec.Time, rec.Action, rec.Object, rec.Outcome, rec.Detail = time.Now(), concord.AuditUpdate, "config/channels", outcome, engine.Truncate(detail, 2000)
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := rl.store.Update(actx, func(tx concord.Tx) error { r := rec; return tx.AppendAudit(actx, &r) }); err != nil {
@@ -144,16 +144,4 @@ func restartNeeded(old, next config.Config) []string {
 		}
 	}
 	return names
-}
-
-// truncateText shortens s to at most n bytes without splitting a
-// character.
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

@@ -202,7 +202,7 @@ func (e *Engine) lease(ctx context.Context, channel, dest string, now time.Time)
 // default) AE are retried with exponential backoff; AR (by default)
 // stops the delivery for an operator; a limit on attempts ends retries.
 func outcome(d *Destination, attempt int, r Result, now time.Time) concord.DeliveryOutcome {
-	o := concord.DeliveryOutcome{At: now, PartnerAck: truncate(r.Ack, 2000)}
+	o := concord.DeliveryOutcome{At: now, PartnerAck: Truncate(r.Ack, 2000)}
 	retry := false
 	switch {
 	case r.Err != nil:

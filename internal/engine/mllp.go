@@ -86,7 +86,7 @@ func (e *Engine) ConnError(channel string, c *mllp.Conn, err error, skipped int6
 		e.opt.Logger.Warn("mllp connection refused", "channel", channel, "peer", peer, "err", err)
 		rec := concord.AuditRecord{Time: e.opt.Now(), Actor: "mllp:" + peer, Address: addrOf(c), Action: concord.AuditLogin,
 			Object: "channel/" + channel, Outcome: concord.OutcomeMinor, Node: e.opt.Node,
-			Detail: truncate("mllp connection refused: "+err.Error(), 500)}
+			Detail: Truncate("mllp connection refused: "+err.Error(), 500)}
 		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 		defer cancel()
 		if aerr := e.opt.Store.Update(ctx, func(tx concord.Tx) error { r := rec; return tx.AppendAudit(ctx, &r) }); aerr != nil {

@@ -330,7 +330,7 @@ func (e *Engine) bareAck(code hl7v2.AckCode, controlID string, issue hl7v2.Issue
 	a.Set("MSH-11", "P")
 	a.Set("MSH-12", "2.5.1")
 	a.AppendSegment("MSA|" + string(code) + "|" + string(hl7v2.Escape(nil, controlID, &hl7v2.DefaultDelimiters)))
-	text := string(hl7v2.Escape(nil, truncate(issue.Text, 200), &hl7v2.DefaultDelimiters))
+	text := string(hl7v2.Escape(nil, Truncate(issue.Text, 200), &hl7v2.DefaultDelimiters))
 	a.AppendSegment("ERR||" + locationOf(issue.Location) + "|" + strconv.Itoa(int(issue.Code)) + "^" +
 		string(hl7v2.Escape(nil, issue.Code.Text(), &hl7v2.DefaultDelimiters)) + "^HL70357|E||||" + text)
 	return a.Bytes()
@@ -343,8 +343,8 @@ func locationOf(l hl7v2.Location) string {
 	return l.Segment + "^" + strconv.Itoa(max(l.Seq, 1))
 }
 
-// truncate shortens s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
+// Truncate shortens s to at most n bytes without splitting a character.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -114,7 +114,7 @@ func destinationAnswer(id int64, ds []*concord.Delivery, late time.Duration) (hl
 				text += ": " + d.LastError
 			}
 		}
-		issues = append(issues, hl7v2.Issue{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: truncate(text, 400)})
+		issues = append(issues, hl7v2.Issue{Code: hl7v2.CodeApplicationError, Severity: hl7v2.SeverityError, Text: Truncate(text, 400)})
 	}
 	if len(issues) == 0 {
 		return hl7v2.AA, nil
