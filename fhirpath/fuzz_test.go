@@ -2,6 +2,7 @@ package fhirpath
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -68,6 +69,59 @@ func FuzzParseJSON(f *testing.F) {
 		}
 		if err == nil && !equalJSON(toAny(d.Root()), want) {
 			t.Fatalf("%q: read differently", src)
+		}
+	})
+}
+
+// FuzzXMLToJSON: no input crashes the FHIR XML reader, and what it
+// accepts is valid JSON that the index reads.
+func FuzzXMLToJSON(f *testing.F) {
+	for _, s := range []string{
+		`<Patient xmlns="http://hl7.org/fhir"><id value="x"/><active value="true"/><name><given value="A"/><given value="B"/></name></Patient>`,
+		`<Observation xmlns="http://hl7.org/fhir"><status value="final"/><valueQuantity><value value="1.50"/><unit value="mg"/></valueQuantity></Observation>`,
+		`<Patient xmlns="http://hl7.org/fhir"><birthDate id="b" value="2000-01-01"><extension url="u"><valueString value="s"/></extension></birthDate><text><div xmlns="http://www.w3.org/1999/xhtml"><p>hi</p></div></text></Patient>`,
+		`<Bundle xmlns="http://hl7.org/fhir"><entry><resource><Patient><id value="1"/></Patient></resource></entry></Bundle>`,
+		`<Patient xmlns="http://hl7.org/fhir"><active value="maybe"/></Patient>`,
+		`<Nope xmlns="http://hl7.org/fhir"/>`, `<Patient>`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		out, err := XMLToJSON(src)
+		if err != nil {
+			return
+		}
+		if _, err := ParseJSON(out); err != nil {
+			t.Fatalf("%q gave JSON the index refuses: %v\n%s", src, err, out)
+		}
+	})
+}
+
+// FuzzEvaluate: no expression crashes the evaluator or runs past its
+// work limit on a resource.
+func FuzzEvaluate(f *testing.F) {
+	for _, s := range []string{
+		"Patient.name.where(use = 'official').given.first()", "name.select(given & family).repeat($this)",
+		"(1 | 2 | 3).aggregate($this + $total, 0) / 0", "birthDate + 1 year - 3 'wk' < now()",
+		"defineVariable('a', name).select(%a.given.sort(-$this))", "descendants().ofType(string).count()",
+		"'x'.replaceMatches('(a*)*b', '') & 5.5 'mg'.toQuantity('g').toString()", "iif(active, 1, 'a') ~ 1.0",
+		"contained.resolve().lowBoundary(3) | @2020-01.highBoundary(17)", "%resource.children().children().trace('t')",
+	} {
+		f.Add(s)
+	}
+	doc, err := ParseJSON([]byte(syntheticPatient))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		x, err := Compile(expr)
+		if err != nil {
+			return
+		}
+		_, err = x.Evaluate(doc, &Options{MaxSteps: 100_000})
+		var ee *EvalError
+		if err != nil && !errors.As(err, &ee) && !errors.Is(err, ErrTooMuchWork) && !errors.Is(err, errOverflow) {
+			t.Fatalf("%q: unexpected error kind %T: %v", expr, err, err)
 		}
 	})
 }
