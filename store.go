@@ -51,6 +51,17 @@ type Store interface {
 	// destination by status.
 	DeliveryCounts(ctx context.Context) (map[string]map[string]map[string]int64, error)
 
+	// Resource returns the current version of a resource (a deletion
+	// included, with Deleted set), or ENOTFOUND when it never existed.
+	Resource(ctx context.Context, typ, id string) (*Resource, error)
+	// ResourceVersion returns one version of a resource, or ENOTFOUND.
+	ResourceVersion(ctx context.Context, typ, id string, version int64) (*Resource, error)
+	// ResourceHistory returns the versions matching f, newest first.
+	ResourceHistory(ctx context.Context, f HistoryFilter) ([]*Resource, error)
+	// Changes returns the change log after seq, oldest first: every
+	// version stored, at most limit of them.
+	Changes(ctx context.Context, after int64, limit int) ([]*Resource, error)
+
 	// Counts returns counts of what the store holds, for status pages.
 	Counts(ctx context.Context) (StoreCounts, error)
 
@@ -68,6 +79,15 @@ type Store interface {
 type Tx interface {
 	// CreateToken stores a new token.
 	CreateToken(ctx context.Context, t *Token) error
+	// CurrentResource returns the current version of a resource, locked
+	// until the transaction ends so that a concurrent writer waits, or nil
+	// when it never existed.
+	CurrentResource(ctx context.Context, typ, id string) (*Resource, error)
+	// PutResource stores a new version of a resource and makes it the
+	// current one, appending it to the change log (setting r.Seq). Its
+	// Version must be one more than the current version's (1 for a new
+	// resource); otherwise it fails with ECONFLICT.
+	PutResource(ctx context.Context, r *Resource) error
 	// RevokeToken marks a token revoked at the given time. It returns
 	// ENOTFOUND for an unknown ID and ECONFLICT if already revoked.
 	RevokeToken(ctx context.Context, id string, at time.Time) error

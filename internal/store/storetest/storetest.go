@@ -59,6 +59,8 @@ func Run(t *testing.T, b Backend) {
 		{"PruneContent", testPruneContent},
 		{"ChannelStates", testChannelStates},
 		{"Leases", testLeases},
+		{"Resources", testResources},
+		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
 	}
