@@ -22,33 +22,60 @@ const respondPoll = 250 * time.Millisecond
 // when this node records an attempt for that message.
 type progress struct {
 	mu      sync.Mutex
-	waiters map[int64]chan struct{}
+	waiters map[int64]*waiter
+}
+
+// waiter is the channel the answers waiting on one message share, and how
+// many they are.
+type waiter struct {
+	c chan struct{}
+	n int
 }
 
 // watch returns a channel closed at the next attempt recorded for the
-// message.
+// message; the caller calls unwatch when it stops waiting.
 func (p *progress) watch(id int64) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.waiters == nil {
-		p.waiters = map[int64]chan struct{}{}
+		p.waiters = map[int64]*waiter{}
 	}
-	c, ok := p.waiters[id]
+	w, ok := p.waiters[id]
 	if !ok {
-		c = make(chan struct{})
-		p.waiters[id] = c
+		w = &waiter{c: make(chan struct{})}
+		p.waiters[id] = w
 	}
-	return c
+	w.n++
+	return w.c
+}
+
+// unwatch ends one wait on the message, so that nothing stays behind for
+// a message whose deliveries this node never records again.
+func (p *progress) unwatch(id int64, c <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w, ok := p.waiters[id]; ok && w.c == c {
+		if w.n--; w.n <= 0 {
+			delete(p.waiters, id)
+		}
+	}
 }
 
 // recorded wakes whoever watches the message.
 func (p *progress) recorded(id int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c, ok := p.waiters[id]; ok {
-		close(c)
+	if w, ok := p.waiters[id]; ok {
+		close(w.c)
 		delete(p.waiters, id)
 	}
+}
+
+// pending reports how many messages have answers waiting on them.
+func (p *progress) pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.waiters)
 }
 
 // awaitDestinations waits until every delivery of message id is sent or
@@ -74,6 +101,7 @@ func (e *Engine) awaitDestinations(ctx context.Context, id int64, timeout time.D
 				done = done && d.Status != concord.DeliveryQueued
 			}
 			if done {
+				e.progress.unwatch(id, changed)
 				return destinationAnswer(id, ds, 0)
 			}
 		}
@@ -81,6 +109,7 @@ func (e *Engine) awaitDestinations(ctx context.Context, id int64, timeout time.D
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			e.progress.unwatch(id, changed)
 			// Read once more without the spent deadline, to name what is late.
 			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			ds, err := e.opt.Store.Deliveries(rctx, id)
@@ -94,6 +123,7 @@ func (e *Engine) awaitDestinations(ctx context.Context, id int64, timeout time.D
 		case <-t.C:
 		}
 		t.Stop()
+		e.progress.unwatch(id, changed) // a no-op if an attempt closed it
 	}
 }
 

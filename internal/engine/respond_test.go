@@ -78,6 +78,10 @@ func TestRespondAfterDestinations(t *testing.T) {
 	if got := p.got(); strings.Count(strings.Join(got, ","), "LAB-003") != 1 {
 		t.Fatalf("partner got %v: want LAB-003 exactly once", got)
 	}
+	// Answers that timed out leave nothing behind.
+	if n := eng2.progress.pending(); n != 0 {
+		t.Fatalf("%d messages still have waiters", n)
+	}
 }
 
 // TestRespondAfterDestinationsFiltered: a message the filter drops has
