@@ -49,11 +49,10 @@ func (e *Engine) RunFileDrop(ctx context.Context, fd FileDrop) {
 			log.Error("file drop directory", "err", err)
 		}
 	}
-	seen := map[string]time.Time{} // size and time at the last look, to see a file settle
-	sizes := map[string]int64{}
+	st := &dropState{seen: map[string]time.Time{}, sizes: map[string]int64{}, stuck: map[string]time.Time{}}
 	for {
 		if e.State(ctx, fd.Channel) == concord.ChannelStarted {
-			e.scanDrop(ctx, fd, seen, sizes)
+			e.scanDrop(ctx, fd, st)
 		}
 		sleep(ctx, nil, fd.Poll)
 		if ctx.Err() != nil {
@@ -62,8 +61,19 @@ func (e *Engine) RunFileDrop(ctx context.Context, fd FileDrop) {
 	}
 }
 
+// dropState is what a drop loop remembers between looks: each file's time
+// and size at the last look (to see it settle), and the files whose
+// messages were stored but that could not be moved away (left alone until
+// they change, so they are not stored again at every look).
+type dropState struct {
+	seen  map[string]time.Time
+	sizes map[string]int64
+	stuck map[string]time.Time
+}
+
 // scanDrop takes the settled files of a drop directory, oldest first.
-func (e *Engine) scanDrop(ctx context.Context, fd FileDrop, seen map[string]time.Time, sizes map[string]int64) {
+func (e *Engine) scanDrop(ctx context.Context, fd FileDrop, st *dropState) {
+	seen, sizes := st.seen, st.sizes
 	entries, err := os.ReadDir(fd.Dir)
 	if err != nil {
 		e.opt.Logger.Warn("file drop directory", "channel", fd.Channel, "dir", fd.Dir, "err", err)
@@ -90,6 +100,10 @@ func (e *Engine) scanDrop(ctx context.Context, fd FileDrop, seen map[string]time
 			continue
 		}
 		present[name] = true
+		if at, ok := st.stuck[name]; ok && at.Equal(info.ModTime()) {
+			continue // stored already; an operator must move it
+		}
+		delete(st.stuck, name)
 		// Settled: the same size and time as at the last look.
 		if seen[name].Equal(info.ModTime()) && sizes[name] == info.Size() {
 			ready = append(ready, file{name, info.ModTime()})
@@ -102,6 +116,11 @@ func (e *Engine) scanDrop(ctx context.Context, fd FileDrop, seen map[string]time
 			delete(sizes, name)
 		}
 	}
+	for name := range st.stuck {
+		if !present[name] {
+			delete(st.stuck, name)
+		}
+	}
 	sort.Slice(ready, func(i, j int) bool {
 		if !ready[i].mod.Equal(ready[j].mod) {
 			return ready[i].mod.Before(ready[j].mod)
@@ -112,16 +131,27 @@ func (e *Engine) scanDrop(ctx context.Context, fd FileDrop, seen map[string]time
 		if ctx.Err() != nil || e.State(ctx, fd.Channel) != concord.ChannelStarted {
 			return
 		}
-		if e.takeFile(ctx, fd, f.name) {
+		switch e.takeFile(ctx, fd, f.name) {
+		case taken:
 			delete(seen, f.name)
 			delete(sizes, f.name)
+		case storedNotMoved:
+			st.stuck[f.name] = f.mod
 		}
 	}
 }
 
-// takeFile receives the messages of one file and moves it away; false
-// when the file stays (it could not all be stored).
-func (e *Engine) takeFile(ctx context.Context, fd FileDrop, name string) bool {
+// What became of a dropped file.
+type takeResult int
+
+const (
+	notStored      takeResult = iota // the store failed: read it again later
+	taken                            // stored and moved away
+	storedNotMoved                   // stored, but it could not be moved
+)
+
+// takeFile receives the messages of one file and moves it away.
+func (e *Engine) takeFile(ctx context.Context, fd FileDrop, name string) takeResult {
 	log := e.opt.Logger.With("channel", fd.Channel, "file", name)
 	path := filepath.Join(fd.Dir, name)
 	data, rerr := readCapped(path, maxDropFile)
@@ -133,7 +163,7 @@ func (e *Engine) takeFile(ctx context.Context, fd FileDrop, name string) bool {
 			Error: "file drop: " + rerr.Error()}
 		if _, err := e.store(ctx, Inbound{Channel: fd.Channel, Via: "file", Peer: name}, m, false, nil); err != nil {
 			log.Error("file drop: refusal not stored", "err", err)
-			return false
+			return notStored
 		}
 	} else {
 		var msgs [][]byte
@@ -146,7 +176,7 @@ func (e *Engine) takeFile(ctx context.Context, fd FileDrop, name string) bool {
 			a := e.Submit(ctx, Inbound{Channel: fd.Channel, Via: "file", Peer: name, Payload: raw})
 			if a.Message == nil {
 				log.Error("file drop: message not stored; the file is read again later")
-				return false
+				return notStored
 			}
 			ok = ok && a.Code == hl7v2.AA
 		}
@@ -157,14 +187,14 @@ func (e *Engine) takeFile(ctx context.Context, fd FileDrop, name string) bool {
 	}
 	dst := filepath.Join(fd.Dir, sub, e.opt.Now().UTC().Format("20060102T150405.000000000Z")+"-"+name)
 	if err := os.Rename(path, dst); err != nil {
-		// Left in place it would be read again; its messages would then be
-		// duplicates, answered without processing.
-		log.Error("file drop: file not moved", "err", err)
-		return false
+		// Its messages are stored; it is left alone until it changes (a
+		// new file of that name is taken as new).
+		log.Error("file drop: messages stored but the file not moved; move it away", "err", err)
+		return storedNotMoved
 	}
 	syncDir(fd.Dir)
 	log.Info("file drop: file taken", "to", sub, "messages_ok", ok)
-	return true
+	return taken
 }
 
 // readCapped reads a file of at most limit bytes.

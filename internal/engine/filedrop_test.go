@@ -60,3 +60,26 @@ func TestFileDrop(t *testing.T) {
 		t.Fatal("a paused channel took a file")
 	}
 }
+
+// TestFileDropStuck: a file whose messages are stored but that cannot be
+// moved away is not stored again at every look.
+func TestFileDropStuck(t *testing.T) {
+	eng, st := runEngineWith(t, Channel{Name: "lab"})
+	dir := t.TempDir()
+	// processed/ is a plain file: nothing can be moved into it.
+	os.WriteFile(filepath.Join(dir, DropProcessed), []byte("in the way"), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { eng.RunFileDrop(ctx, FileDrop{Channel: "lab", Dir: dir, Pattern: "*.hl7", Poll: 10 * time.Millisecond}); close(done) }()
+	defer func() { cancel(); <-done }()
+	os.WriteFile(filepath.Join(dir, "one.hl7"), []byte(labMessage(1)), 0o600)
+	bg := context.Background()
+	waitFor(t, "the message stored", func() bool {
+		_, n, _ := st.Messages(bg, concord.MessageFilter{Channel: "lab"})
+		return n == 1
+	})
+	time.Sleep(300 * time.Millisecond) // thirty more looks
+	if _, n, _ := st.Messages(bg, concord.MessageFilter{Channel: "lab"}); n != 1 {
+		t.Fatalf("a file that could not be moved was stored %d times", n)
+	}
+}
