@@ -70,7 +70,10 @@ func TestFileDropStuck(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, DropProcessed), []byte("in the way"), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { eng.RunFileDrop(ctx, FileDrop{Channel: "lab", Dir: dir, Pattern: "*.hl7", Poll: 10 * time.Millisecond}); close(done) }()
+	go func() {
+		eng.RunFileDrop(ctx, FileDrop{Channel: "lab", Dir: dir, Pattern: "*.hl7", Poll: 10 * time.Millisecond})
+		close(done)
+	}()
 	defer func() { cancel(); <-done }()
 	os.WriteFile(filepath.Join(dir, "one.hl7"), []byte(labMessage(1)), 0o600)
 	bg := context.Background()
