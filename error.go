@@ -13,6 +13,8 @@ const (
 	EINVALID      = "invalid"      // the input is malformed or breaks a rule
 	ENOTFOUND     = "not_found"    // the addressed object does not exist
 	ECONFLICT     = "conflict"     // the request conflicts with the current state
+	EGONE         = "gone"         // the addressed object existed and was deleted
+	EPRECONDITION = "precondition" // a condition the caller set (If-Match) does not hold
 	EUNAUTHORIZED = "unauthorized" // no credentials, or credentials not valid
 	EFORBIDDEN    = "forbidden"    // credentials valid, action not allowed
 	ETOOLARGE     = "too_large"    // the input is over a size limit

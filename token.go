@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base32"
 	"encoding/base64"
 	"strings"
 	"time"
@@ -51,7 +50,7 @@ func NewToken(req TokenRequest, now time.Time) (*Token, string, error) {
 	if req.TTL <= 0 || req.TTL > MaxTokenTTL {
 		return nil, "", Errorf(EINVALID, "token lifetime must be more than 0 and at most %s", MaxTokenTTL)
 	}
-	if req.Patient != "" && !isFHIRID(req.Patient) {
+	if req.Patient != "" && !IsFHIRID(req.Patient) {
 		return nil, "", Errorf(EINVALID, "patient %q is not a FHIR id (1-64 of A-Z a-z 0-9 - .)", req.Patient)
 	}
 	scopes := req.Scopes
@@ -61,21 +60,14 @@ func NewToken(req TokenRequest, now time.Time) (*Token, string, error) {
 	if _, err := req.Role.CheckScopes(req.Patient, scopes); err != nil {
 		return nil, "", err
 	}
-	// The ID is 48 bits of milliseconds then 48 random bits: unique, and
-	// ordered by creation, so new tokens land at the end of the index.
-	var idb [12]byte
+	id, err := NewID(now)
+	if err != nil {
+		return nil, "", err
+	}
 	var secret [32]byte
-	ms := uint64(now.UnixMilli())
-	for i := 0; i < 6; i++ {
-		idb[i] = byte(ms >> (40 - 8*i))
-	}
-	if _, err := rand.Read(idb[6:]); err != nil {
-		return nil, "", WrapError(EINTERNAL, err, "random source")
-	}
 	if _, err := rand.Read(secret[:]); err != nil {
 		return nil, "", WrapError(EINTERNAL, err, "random source")
 	}
-	id := strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(idb[:]))
 	sec := base64.RawURLEncoding.EncodeToString(secret[:])
 	sum := sha256.Sum256([]byte(sec))
 	now = now.UTC().Truncate(time.Microsecond)
@@ -143,17 +135,3 @@ func (t *Token) Principal() (*Principal, error) {
 	return &Principal{Actor: t.ID, Role: t.Role, Patient: t.Patient, Scopes: scopes}, nil
 }
 
-// isFHIRID reports whether s is a valid FHIR id: 1 to 64 characters of
-// A-Z, a-z, 0-9, '-' and '.' (FHIR R4 datatype id).
-func isFHIRID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}

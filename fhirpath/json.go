@@ -419,3 +419,14 @@ func hex4(b []byte) rune {
 	}
 	return r
 }
+
+// JSON returns the value as JSON text: a string with its quotes and
+// escapes, other values as written.
+func (r JSONRef) JSON() []byte {
+	nd := &r.doc.nodes[r.n]
+	start, end := nd.start, nd.end
+	if nd.kind == JSONString {
+		start, end = start-1, end+1
+	}
+	return r.doc.src[start:end]
+}

@@ -32,12 +32,7 @@ func (v Value) MarshalJSON() ([]byte, error) {
 		if v.ref.doc == nil {
 			return []byte("null"), nil
 		}
-		nd := &v.ref.doc.nodes[v.ref.n]
-		start, end := nd.start, nd.end
-		if nd.kind == JSONString {
-			start, end = start-1, end+1 // with its quotes
-		}
-		return append([]byte(nil), v.ref.doc.src[start:end]...), nil
+		return append([]byte(nil), v.ref.JSON()...), nil
 	}
 	switch v.kind {
 	case KindBoolean:

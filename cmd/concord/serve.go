@@ -19,6 +19,7 @@ import (
 	"github.com/concord-health/concord/internal/adminapi"
 	"github.com/concord-health/concord/internal/config"
 	"github.com/concord-health/concord/internal/engine"
+	"github.com/concord-health/concord/internal/fhirapi"
 	"github.com/concord-health/concord/internal/server"
 	"github.com/concord-health/concord/mllp"
 )
@@ -124,6 +125,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log}
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
+	fhirapi.Register(srv, store, fhirapi.Options{Version: concord.Version})
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)

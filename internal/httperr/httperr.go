@@ -21,6 +21,8 @@ var mapping = map[string]struct {
 	concord.EINVALID:      {http.StatusBadRequest, "invalid"},
 	concord.ENOTFOUND:     {http.StatusNotFound, "not-found"},
 	concord.ECONFLICT:     {http.StatusConflict, "conflict"},
+	concord.EGONE:         {http.StatusGone, "deleted"},
+	concord.EPRECONDITION: {http.StatusPreconditionFailed, "conflict"},
 	concord.EUNAUTHORIZED: {http.StatusUnauthorized, "login"},
 	concord.EFORBIDDEN:    {http.StatusForbidden, "forbidden"},
 	concord.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "too-costly"},

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fhirDo sends a FHIR request and returns the response with its body.
+func fhirDo(t *testing.T, method, url, bearer, body string, headers ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestFHIRCrud: create, read, vread, update with If-Match and as create,
+// delete as a versioned tombstone, history at three levels, the
+// CapabilityStatement, OperationOutcome errors, and scopes enforced.
+func TestFHIRCrud(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "d")
+	n := startServe(t, dir, "--data", data)
+	tok := func(args ...string) string {
+		o, e, code := run(t, dir, append([]string{"token", "create", "--data", data}, args...)...)
+		if code != 0 {
+			t.Fatalf("token: %s", e)
+		}
+		return strings.TrimSpace(o)
+	}
+	clin := tok("--role", "clinician")
+	reader := tok("--role", "clinician", "--scope", "user/Patient.rs")
+	patientTok := tok("--role", "patient", "--patient", "syn-1")
+	base := n.url + "/fhir"
+
+	resp, body := fhirDo(t, "GET", base+"/metadata", "", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"fhirVersion":"4.0.1"`) || !strings.Contains(body, `"type":"Observation"`) {
+		t.Fatalf("metadata: %d %.200s", resp.StatusCode, body)
+	}
+
+	// Synthetic patient, no real person.
+	resp, body = fhirDo(t, "POST", base+"/Patient", clin, `{"resourceType":"Patient","id":"ignored","meta":{"source":"test"},"active":true,"name":[{"family":"Synthetic"}]}`)
+	if resp.StatusCode != 201 || resp.Header.Get("ETag") != `W/"1"` || !strings.HasPrefix(resp.Header.Get("Location"), "/fhir/Patient/") {
+		t.Fatalf("create: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	var created struct {
+		ID   string
+		Meta struct{ VersionID, LastUpdated, Source string }
+	}
+	json.Unmarshal([]byte(body), &created)
+	if created.ID == "" || created.ID == "ignored" || created.Meta.VersionID != "1" || created.Meta.Source != "test" || created.Meta.LastUpdated == "" {
+		t.Fatalf("created %s", body)
+	}
+	url := base + "/Patient/" + created.ID
+	if resp, body = fhirDo(t, "GET", url, reader, ""); resp.StatusCode != 200 || !strings.Contains(body, `"family":"Synthetic"`) {
+		t.Fatalf("read: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ = fhirDo(t, "GET", url, reader, "", "If-None-Match", `W/"1"`); resp.StatusCode != 304 {
+		t.Fatalf("If-None-Match: %d", resp.StatusCode)
+	}
+	upd := strings.Replace(`{"resourceType":"Patient","id":"ID","active":false}`, "ID", created.ID, 1)
+	if resp, body = fhirDo(t, "PUT", url, clin, upd, "If-Match", `W/"7"`); resp.StatusCode != 412 || !strings.Contains(body, "OperationOutcome") {
+		t.Fatalf("stale If-Match: %d %s", resp.StatusCode, body)
+	}
+	if resp, body = fhirDo(t, "PUT", url, clin, upd, "If-Match", `W/"1"`, "Prefer", "return=minimal"); resp.StatusCode != 200 || body != "" || resp.Header.Get("ETag") != `W/"2"` {
+		t.Fatalf("update: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if resp, body = fhirDo(t, "GET", url+"/_history/1", reader, ""); resp.StatusCode != 200 || !strings.Contains(body, `"active":true`) {
+		t.Fatalf("vread 1: %d %s", resp.StatusCode, body)
+	}
+	// Update as create, with a client id.
+	if resp, _ = fhirDo(t, "PUT", base+"/Observation/obs-1", clin, `{"resourceType":"Observation","id":"obs-1","status":"final","code":{"text":"synthetic"}}`); resp.StatusCode != 201 {
+		t.Fatalf("update as create: %d", resp.StatusCode)
+	}
+	if resp, body = fhirDo(t, "DELETE", url, clin, ""); resp.StatusCode != 204 {
+		t.Fatalf("delete: %d %s", resp.StatusCode, body)
+	}
+	if resp, body = fhirDo(t, "GET", url, reader, ""); resp.StatusCode != 410 || !strings.Contains(body, `"code":"deleted"`) {
+		t.Fatalf("read deleted: %d %s", resp.StatusCode, body)
+	}
+	var hist struct {
+		Type  string
+		Link  []struct{ Relation, URL string }
+		Entry []struct {
+			Request  struct{ Method string }
+			Response struct{ Etag string }
+		}
+	}
+	_, body = fhirDo(t, "GET", url+"/_history", reader, "")
+	json.Unmarshal([]byte(body), &hist)
+	if hist.Type != "history" || len(hist.Entry) != 3 || hist.Entry[0].Request.Method != "DELETE" || hist.Entry[2].Request.Method != "POST" || hist.Entry[1].Response.Etag != `W/"2"` {
+		t.Fatalf("instance history: %s", body)
+	}
+	_, body = fhirDo(t, "GET", base+"/_history?_count=2", clin, "")
+	hist.Entry, hist.Link = nil, nil
+	json.Unmarshal([]byte(body), &hist)
+	if len(hist.Entry) != 2 || len(hist.Link) != 2 || hist.Link[1].Relation != "next" {
+		t.Fatalf("system history page 1: %s", body)
+	}
+	_, body = fhirDo(t, "GET", n.url+hist.Link[1].URL, clin, "")
+	hist.Entry, hist.Link = nil, nil
+	json.Unmarshal([]byte(body), &hist)
+	if len(hist.Entry) != 2 || len(hist.Link) != 1 {
+		t.Fatalf("system history page 2 (of 4 versions): %s", body)
+	}
+
+	// Refusals, all as OperationOutcome.
+	for _, c := range []struct {
+		method, url, bearer, body string
+		status                    int
+	}{
+		{"POST", base + "/Patient", reader, `{"resourceType":"Patient"}`, 403},         // read-only scope
+		{"GET", base + "/Observation/obs-1", reader, "", 403},                          // no scope on Observation
+		{"GET", base + "/_history", reader, "", 403},                                   // system history needs a wildcard scope
+		{"GET", url, patientTok, "", 403},                                              // patient context: not yet
+		{"GET", url, "", "", 401},                                                      // no token
+		{"POST", base + "/Patient", clin, `{"resourceType":"Observation"}`, 400},       // wrong type
+		{"POST", base + "/Patient", clin, `{"resourceType":`, 400},                     // not JSON
+		{"PUT", base + "/Patient/a", clin, `{"resourceType":"Patient","id":"b"}`, 400}, // id mismatch
+		{"GET", base + "/NoSuchType/1", clin, "", 404},
+		{"GET", base + "/Patient/nobody", reader, "", 404},
+	} {
+		resp, body := fhirDo(t, c.method, c.url, c.bearer, c.body)
+		if resp.StatusCode != c.status || !strings.Contains(body, "OperationOutcome") {
+			t.Errorf("%s %s: %d %s, want %d", c.method, c.url, resp.StatusCode, body, c.status)
+		}
+	}
+	// Every write and read is in the audit trail.
+	o, _, _ := run(t, dir, "audit", "export", "--data", data)
+	for _, want := range []string{"Patient/" + created.ID + "/_history/2", "Observation/obs-1/_history/1"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("audit export lacks %s", want)
+		}
+	}
+}

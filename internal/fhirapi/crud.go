@@ -1,0 +1,271 @@
+package fhirapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/internal/httperr"
+)
+
+const fhirJSON = "application/fhir+json"
+
+// readBody reads a resource body of at most maxResource bytes in FHIR
+// JSON (application/fhir+json or application/json).
+func readBody(r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != fhirJSON && mt != "application/json") {
+			return nil, concord.Errorf(concord.EINVALID, "content type %q: this server reads FHIR JSON only (application/fhir+json)", ct)
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxResource+1))
+	if err != nil {
+		return nil, concord.Errorf(concord.EINVALID, "reading the body: %v", err)
+	}
+	if len(body) > maxResource {
+		return nil, concord.Errorf(concord.ETOOLARGE, "a resource is at most %d bytes", maxResource)
+	}
+	return body, nil
+}
+
+// write stores a new version of typ/id with its audit record in one
+// transaction. build gets the current version (nil when none) and
+// returns the new one, or an error.
+func (a *api) write(ctx context.Context, typ, id, action string, build func(cur *concord.Resource) (*concord.Resource, error)) (*concord.Resource, error) {
+	tmpl := concord.AuditTemplateFrom(ctx)
+	var out *concord.Resource
+	err := a.store.Update(context.WithoutCancel(ctx), func(tx concord.Tx) error {
+		cur, err := tx.CurrentResource(ctx, typ, id)
+		if err != nil {
+			return err
+		}
+		r, err := build(cur)
+		if err != nil || r == nil {
+			out = nil
+			return err
+		}
+		if err := tx.PutResource(ctx, r); err != nil {
+			return err
+		}
+		rec := tmpl
+		rec.Time, rec.Action, rec.Object = r.LastUpdated, action, fmt.Sprintf("%s/%s/_history/%d", typ, id, r.Version)
+		rec.Outcome = concord.OutcomeSuccess
+		rec.Detail = fmt.Sprintf("%s %s/%s version %d", action, typ, id, r.Version)
+		if typ == "Patient" {
+			rec.Patient = id
+		}
+		out = r
+		return tx.AppendAudit(ctx, &rec)
+	})
+	return out, err
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request, typ string) {
+	body, err := readBody(r)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	p, err := parseResource(body, typ)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	now := a.opt.Now().UTC().Truncate(time.Millisecond)
+	id, err := concord.NewID(now) // the server assigns the id; one in the body is ignored
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	res, err := a.write(r.Context(), typ, id, concord.AuditCreate, func(cur *concord.Resource) (*concord.Resource, error) {
+		return &concord.Resource{Type: typ, ID: id, Version: 1, LastUpdated: now, Content: withMeta(p, id, 1, now)}, nil
+	})
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	a.respond(w, r, res, http.StatusCreated)
+}
+
+func (a *api) update(w http.ResponseWriter, r *http.Request, typ string) {
+	id := r.PathValue("id")
+	if !concord.IsFHIRID(id) {
+		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "%q is not a FHIR id", id))
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	p, err := parseResource(body, typ)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	if p.id != id {
+		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "the body's id %q is not the URL's %q", p.id, id))
+		return
+	}
+	ifMatch, err := parseIfMatch(r.Header.Get("If-Match"))
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	now := a.opt.Now().UTC().Truncate(time.Millisecond)
+	created := false
+	res, err := a.write(r.Context(), typ, id, concord.AuditUpdate, func(cur *concord.Resource) (*concord.Resource, error) {
+		next := int64(1)
+		if cur != nil {
+			next = cur.Version + 1
+		}
+		if ifMatch != 0 && (cur == nil || cur.Version != ifMatch) {
+			return nil, concord.Errorf(concord.EPRECONDITION, "If-Match version %d is not the current version of %s/%s", ifMatch, typ, id)
+		}
+		created = cur == nil || cur.Deleted
+		return &concord.Resource{Type: typ, ID: id, Version: next, LastUpdated: now, Content: withMeta(p, id, next, now)}, nil
+	})
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	a.respond(w, r, res, status)
+}
+
+func (a *api) delete(w http.ResponseWriter, r *http.Request, typ string) {
+	id := r.PathValue("id")
+	now := a.opt.Now().UTC().Truncate(time.Millisecond)
+	res, err := a.write(r.Context(), typ, id, concord.AuditDelete, func(cur *concord.Resource) (*concord.Resource, error) {
+		if cur == nil || cur.Deleted {
+			return nil, nil // nothing to delete: done already
+		}
+		return &concord.Resource{Type: typ, ID: id, Version: cur.Version + 1, LastUpdated: now, Deleted: true}, nil
+	})
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	if res != nil {
+		w.Header().Set("ETag", etag(res.Version))
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) read(w http.ResponseWriter, r *http.Request, typ string) {
+	id := r.PathValue("id")
+	res, err := a.store.Resource(r.Context(), typ, id)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	noteRead(r, res)
+	if res.Deleted {
+		httperr.Write(w, r, concord.Errorf(concord.EGONE, "%s/%s was deleted (version %d)", typ, id, res.Version))
+		return
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag(res.Version) {
+		w.Header().Set("ETag", etag(res.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if ims, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !res.LastUpdated.Truncate(time.Second).After(ims) {
+		w.Header().Set("ETag", etag(res.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	a.respond(w, r, res, http.StatusOK)
+}
+
+func (a *api) vread(w http.ResponseWriter, r *http.Request, typ string) {
+	id := r.PathValue("id")
+	v, err := strconv.ParseInt(r.PathValue("vid"), 10, 64)
+	if err != nil || v < 1 {
+		httperr.Write(w, r, concord.Errorf(concord.ENOTFOUND, "no version %q of %s/%s", r.PathValue("vid"), typ, id))
+		return
+	}
+	res, err := a.store.ResourceVersion(r.Context(), typ, id, v)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	noteRead(r, res)
+	if res.Deleted {
+		httperr.Write(w, r, concord.Errorf(concord.EGONE, "version %d of %s/%s is its deletion", v, typ, id))
+		return
+	}
+	a.respond(w, r, res, http.StatusOK)
+}
+
+// noteRead tells the front door's audit record what was read.
+func noteRead(r *http.Request, res *concord.Resource) {
+	patient := ""
+	if res.Type == "Patient" {
+		patient = res.ID
+	}
+	concord.NoteAudit(r.Context(), fmt.Sprintf("%s/%s/_history/%d", res.Type, res.ID, res.Version), patient)
+}
+
+// respond answers with a stored version: ETag, Last-Modified, Location
+// for a write, and the body as Prefer: return= asks (representation by
+// default, minimal, or an OperationOutcome).
+func (a *api) respond(w http.ResponseWriter, r *http.Request, res *concord.Resource, status int) {
+	h := w.Header()
+	h.Set("ETag", etag(res.Version))
+	h.Set("Last-Modified", res.LastUpdated.UTC().Format(http.TimeFormat))
+	if r.Method == http.MethodPost || r.Method == http.MethodPut {
+		h.Set("Location", fmt.Sprintf("/fhir/%s/%s/_history/%d", res.Type, res.ID, res.Version))
+	}
+	switch prefer(r, "return") {
+	case "minimal":
+		w.WriteHeader(status)
+		return
+	case "OperationOutcome":
+		h.Set("Content-Type", fhirJSON)
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"informational","diagnostics":%q}]}`,
+			fmt.Sprintf("%s/%s version %d stored", res.Type, res.ID, res.Version))
+		return
+	}
+	h.Set("Content-Type", fhirJSON)
+	w.WriteHeader(status)
+	w.Write(res.Content)
+}
+
+func etag(v int64) string { return `W/"` + strconv.FormatInt(v, 10) + `"` }
+
+// parseIfMatch reads W/"n" (or "n"); 0 when absent.
+func parseIfMatch(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	t := strings.TrimPrefix(strings.TrimSpace(s), "W/")
+	t = strings.Trim(t, `"`)
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v < 1 {
+		return 0, concord.Errorf(concord.EINVALID, "If-Match %q is not a version ETag such as W/\"3\"", s)
+	}
+	return v, nil
+}
+
+// prefer returns the value of one Prefer header preference.
+func prefer(r *http.Request, name string) string {
+	for _, h := range r.Header.Values("Prefer") {
+		for _, part := range strings.Split(h, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && strings.EqualFold(k, name) {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,80 @@
+// Package fhirapi is the FHIR R4 REST API under /fhir: the clinical
+// store's front door. This first part serves create, read, vread, update
+// (with If-Match and update-as-create), delete (versioned tombstones),
+// history at instance, type and system level, and the
+// CapabilityStatement; search, transactions and validation come next
+// (see docs/NOTES.md).
+package fhirapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/fhir"
+	"github.com/concord-health/concord/internal/httperr"
+)
+
+// Router is where the FHIR API registers its routes; the HTTP server
+// guards each with the declared access.
+type Router interface {
+	Handle(pattern string, access concord.Access, h http.Handler)
+}
+
+// Options configure the API.
+type Options struct {
+	// Version is Concord's version, for the CapabilityStatement.
+	Version string
+	// Now returns the time; time.Now when nil.
+	Now func() time.Time
+}
+
+type api struct {
+	store concord.Store
+	opt   Options
+}
+
+// Register adds the FHIR routes to r: for every resource type, the
+// instance and type interactions, each guarded by the scope it needs.
+func Register(r Router, store concord.Store, opt Options) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	a := &api{store: store, opt: opt}
+	r.Handle("GET /fhir/metadata", concord.Access{Public: true}, http.HandlerFunc(a.metadata))
+	// The system history spans every type: only a wildcard scope reads it.
+	r.Handle("GET /fhir/_history", concord.Access{
+		Action: concord.Action{ResourceType: "*", Ops: concord.OpRead | concord.OpSearch}, Audit: concord.AuditRead,
+		Object: "fhir/_history",
+	}, a.typed("", a.historySystem))
+	for _, t := range fhir.ResourceTypes() {
+		base := "/fhir/" + t
+		access := func(ops concord.Ops, audit string) concord.Access {
+			return concord.Access{Action: concord.Action{ResourceType: t, Ops: ops}, Audit: audit}
+		}
+		// Writes append their own audit record in the same transaction as
+		// the change; reads are audited by the front door.
+		r.Handle("POST "+base, access(concord.OpCreate, ""), a.typed(t, a.create))
+		r.Handle("GET "+base+"/{id}", access(concord.OpRead, concord.AuditRead), a.typed(t, a.read))
+		r.Handle("PUT "+base+"/{id}", access(concord.OpUpdate, ""), a.typed(t, a.update))
+		r.Handle("DELETE "+base+"/{id}", access(concord.OpDelete, ""), a.typed(t, a.delete))
+		r.Handle("GET "+base+"/{id}/_history/{vid}", access(concord.OpRead, concord.AuditRead), a.typed(t, a.vread))
+		r.Handle("GET "+base+"/{id}/_history", access(concord.OpRead, concord.AuditRead), a.typed(t, a.historyInstance))
+		r.Handle("GET "+base+"/_history", access(concord.OpRead|concord.OpSearch, concord.AuditRead), a.typed(t, a.historyType))
+	}
+}
+
+// typed binds a handler to its resource type, after refusing callers
+// limited to one patient's compartment: compartment checks come with
+// search (issue 5), and until then such callers get nothing here rather
+// than more than their own data.
+func (a *api) typed(typ string, h func(w http.ResponseWriter, r *http.Request, typ string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := concord.PrincipalFrom(r.Context()); p != nil && p.Patient != "" {
+			httperr.Write(w, r, concord.Errorf(concord.EFORBIDDEN,
+				"patient-context access to the FHIR API needs compartment checks, which this build does not have yet"))
+			return
+		}
+		h(w, r, typ)
+	})
+}

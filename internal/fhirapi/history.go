@@ -1,0 +1,145 @@
+package fhirapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/internal/httperr"
+)
+
+// maxCount caps _count on history.
+const maxCount = 1000
+
+func (a *api) historyInstance(w http.ResponseWriter, r *http.Request, typ string) {
+	id := r.PathValue("id")
+	a.history(w, r, concord.HistoryFilter{Type: typ, ID: id}, "/fhir/"+typ+"/"+id+"/_history")
+}
+
+func (a *api) historyType(w http.ResponseWriter, r *http.Request, typ string) {
+	a.history(w, r, concord.HistoryFilter{Type: typ}, "/fhir/"+typ+"/_history")
+}
+
+func (a *api) historySystem(w http.ResponseWriter, r *http.Request, _ string) {
+	a.history(w, r, concord.HistoryFilter{}, "/fhir/_history")
+}
+
+// history answers a history Bundle, newest first, with _count, _since and
+// a next link that pages by the change log position (stable while new
+// versions arrive).
+func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryFilter, self string) {
+	q := r.URL.Query()
+	f.Limit = 100
+	if s := q.Get("_count"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			httperr.Write(w, r, concord.Errorf(concord.EINVALID, "_count must be a whole number"))
+			return
+		}
+		f.Limit = min(n, maxCount)
+	}
+	if s := q.Get("_since"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			httperr.Write(w, r, concord.Errorf(concord.EINVALID, "_since must be an instant such as 2026-01-02T03:04:05Z"))
+			return
+		}
+		f.Since = t
+	}
+	if s := q.Get("_at"); s != "" {
+		httperr.Write(w, r, concord.Errorf(concord.EUNSUPPORTED, "_at is not supported yet"))
+		return
+	}
+	if s := q.Get("_page"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			httperr.Write(w, r, concord.Errorf(concord.EINVALID, "_page is not a page of this history"))
+			return
+		}
+		f.Before = n
+	}
+	var versions []*concord.Resource
+	if f.Limit > 0 {
+		var err error
+		want := f
+		want.Limit = f.Limit + 1 // one more tells whether a next page exists
+		if versions, err = a.store.ResourceHistory(r.Context(), want); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+	}
+	var next string
+	if len(versions) > f.Limit {
+		versions = versions[:f.Limit]
+		v := url.Values{"_count": {strconv.Itoa(f.Limit)}, "_page": {strconv.FormatInt(versions[len(versions)-1].Seq, 10)}}
+		if !f.Since.IsZero() {
+			v.Set("_since", f.Since.UTC().Format(time.RFC3339Nano))
+		}
+		next = self + "?" + v.Encode()
+	}
+	if f.ID != "" && len(versions) == 0 && f.Before == 0 {
+		if _, err := a.store.Resource(r.Context(), f.Type, f.ID); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"resourceType":"Bundle","type":"history","link":[{"relation":"self","url":`)
+	writeJSON(&b, r.URL.RequestURI())
+	b.WriteByte('}')
+	if next != "" {
+		b.WriteString(`,{"relation":"next","url":`)
+		writeJSON(&b, next)
+		b.WriteByte('}')
+	}
+	b.WriteString(`],"entry":[`)
+	for i, v := range versions {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		full := "/fhir/" + v.Type + "/" + v.ID
+		b.WriteString(`{"fullUrl":`)
+		writeJSON(&b, full)
+		method, status := "PUT", "200 OK"
+		switch {
+		case v.Deleted:
+			method, status = "DELETE", "204 No Content"
+		case v.Version == 1:
+			method, status = "POST", "201 Created"
+		}
+		if !v.Deleted {
+			b.WriteString(`,"resource":`)
+			b.Write(v.Content)
+		}
+		reqURL := v.Type
+		if method != "POST" {
+			reqURL += "/" + v.ID
+		}
+		b.WriteString(`,"request":{"method":"` + method + `","url":`)
+		writeJSON(&b, reqURL)
+		b.WriteString(`},"response":{"status":"` + status + `","etag":`)
+		writeJSON(&b, etag(v.Version))
+		b.WriteString(`,"lastModified":`)
+		writeJSON(&b, v.LastUpdated.UTC().Format("2006-01-02T15:04:05.000Z"))
+		b.WriteString(`}}`)
+	}
+	b.WriteString(`]}`)
+	if f.ID != "" {
+		patient := ""
+		if f.Type == "Patient" {
+			patient = f.ID
+		}
+		concord.NoteAudit(r.Context(), f.Type+"/"+f.ID+"/_history", patient)
+	}
+	w.Header().Set("Content-Type", fhirJSON)
+	w.Write(b.Bytes())
+}
+
+func writeJSON(b *bytes.Buffer, v any) {
+	j, _ := json.Marshal(v)
+	b.Write(j)
+}
