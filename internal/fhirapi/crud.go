@@ -35,6 +35,15 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// readResource reads and checks a request's resource body.
+func readResource(r *http.Request, typ string) (*parsed, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return parseResource(body, typ)
+}
+
 // write stores a new version of typ/id with its audit record in one
 // transaction. build gets the current version (nil when none) and
 // returns the new one, or an error.
@@ -68,12 +77,7 @@ func (a *api) write(ctx context.Context, typ, id, action string, build func(cur 
 }
 
 func (a *api) create(w http.ResponseWriter, r *http.Request, typ string) {
-	body, err := readBody(r)
-	if err != nil {
-		httperr.Write(w, r, err)
-		return
-	}
-	p, err := parseResource(body, typ)
+	p, err := readResource(r, typ)
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
@@ -100,12 +104,7 @@ func (a *api) update(w http.ResponseWriter, r *http.Request, typ string) {
 		httperr.Write(w, r, concord.Errorf(concord.EINVALID, "%q is not a FHIR id", id))
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		httperr.Write(w, r, err)
-		return
-	}
-	p, err := parseResource(body, typ)
+	p, err := readResource(r, typ)
 	if err != nil {
 		httperr.Write(w, r, err)
 		return

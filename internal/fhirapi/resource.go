@@ -68,11 +68,7 @@ func withMeta(p *parsed, id string, version int64, at time.Time) []byte {
 	if meta, ok := root.Get("meta"); ok && meta.Kind() == fhirpath.JSONObject {
 		meta.Each(func(name string, v fhirpath.JSONRef) bool {
 			if name != "versionId" && name != "lastUpdated" {
-				nj, _ := json.Marshal(name)
-				b.WriteByte(',')
-				b.Write(nj)
-				b.WriteByte(':')
-				b.Write(v.JSON())
+				writeMember(&b, name, v)
 			}
 			return true
 		})
@@ -81,15 +77,20 @@ func withMeta(p *parsed, id string, version int64, at time.Time) []byte {
 	root.Each(func(name string, v fhirpath.JSONRef) bool {
 		switch name {
 		case "resourceType", "id", "meta":
-			return true
+		default:
+			writeMember(&b, name, v)
 		}
-		nj, _ := json.Marshal(name)
-		b.WriteByte(',')
-		b.Write(nj)
-		b.WriteByte(':')
-		b.Write(v.JSON())
 		return true
 	})
 	b.WriteByte('}')
 	return b.Bytes()
+}
+
+// writeMember appends ,"name":value with the value as written.
+func writeMember(b *bytes.Buffer, name string, v fhirpath.JSONRef) {
+	nj, _ := json.Marshal(name)
+	b.WriteByte(',')
+	b.Write(nj)
+	b.WriteByte(':')
+	b.Write(v.JSON())
 }
