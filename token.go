@@ -134,4 +134,3 @@ func (t *Token) Principal() (*Principal, error) {
 	}
 	return &Principal{Actor: t.ID, Role: t.Role, Patient: t.Patient, Scopes: scopes}, nil
 }
-
