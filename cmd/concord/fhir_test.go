@@ -85,6 +85,20 @@ func TestFHIRCrud(t *testing.T) {
 	if resp, body = fhirDo(t, "GET", url+"/_history/1", reader, ""); resp.StatusCode != 200 || !strings.Contains(body, `"active":true`) {
 		t.Fatalf("vread 1: %d %s", resp.StatusCode, body)
 	}
+	// JSON Patch: applied to the current version; a failed test changes nothing.
+	patchDo := func(doc string) (*http.Response, string) {
+		return fhirDo(t, "PATCH", url, clin, doc, "Content-Type", "application/json-patch+json")
+	}
+	if resp, body = patchDo(`[{"op":"test","path":"/active","value":true}]`); resp.StatusCode != 400 {
+		t.Fatalf("failed patch test: %d %s", resp.StatusCode, body)
+	}
+	if resp, body = patchDo(`[{"op":"add","path":"/gender","value":"unknown"},{"op":"replace","path":"/active","value":true}]`); resp.StatusCode != 200 ||
+		!strings.Contains(body, `"gender":"unknown"`) || resp.Header.Get("ETag") != `W/"3"` {
+		t.Fatalf("patch: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ = patchDo(`[{"op":"replace","path":"/id","value":"other"}]`); resp.StatusCode != 400 {
+		t.Fatalf("patch changing the id: %d", resp.StatusCode)
+	}
 	// Update as create, with a client id.
 	if resp, _ = fhirDo(t, "PUT", base+"/Observation/obs-1", clin, `{"resourceType":"Observation","id":"obs-1","status":"final","code":{"text":"synthetic"}}`); resp.StatusCode != 201 {
 		t.Fatalf("update as create: %d", resp.StatusCode)
@@ -105,7 +119,7 @@ func TestFHIRCrud(t *testing.T) {
 	}
 	_, body = fhirDo(t, "GET", url+"/_history", reader, "")
 	json.Unmarshal([]byte(body), &hist)
-	if hist.Type != "history" || len(hist.Entry) != 3 || hist.Entry[0].Request.Method != "DELETE" || hist.Entry[2].Request.Method != "POST" || hist.Entry[1].Response.Etag != `W/"2"` {
+	if hist.Type != "history" || len(hist.Entry) != 4 || hist.Entry[0].Request.Method != "DELETE" || hist.Entry[3].Request.Method != "POST" || hist.Entry[2].Response.Etag != `W/"2"` {
 		t.Fatalf("instance history: %s", body)
 	}
 	_, body = fhirDo(t, "GET", base+"/_history?_count=2", clin, "")
@@ -117,8 +131,8 @@ func TestFHIRCrud(t *testing.T) {
 	_, body = fhirDo(t, "GET", n.url+hist.Link[1].URL, clin, "")
 	hist.Entry, hist.Link = nil, nil
 	json.Unmarshal([]byte(body), &hist)
-	if len(hist.Entry) != 2 || len(hist.Link) != 1 {
-		t.Fatalf("system history page 2 (of 4 versions): %s", body)
+	if len(hist.Entry) != 2 || len(hist.Link) != 2 {
+		t.Fatalf("system history page 2 (of 5 versions): %s", body)
 	}
 
 	// Refusals, all as OperationOutcome.

@@ -1,6 +1,7 @@
 // Package fhirapi is the FHIR R4 REST API under /fhir: the clinical
 // store's front door. This first part serves create, read, vread, update
-// (with If-Match and update-as-create), delete (versioned tombstones),
+// (with If-Match and update-as-create), JSON Patch, delete (versioned
+// tombstones),
 // history at instance, type and system level, and the
 // CapabilityStatement; search, transactions and validation come next
 // (see docs/NOTES.md).
@@ -57,6 +58,7 @@ func Register(r Router, store concord.Store, opt Options) {
 		r.Handle("POST "+base, access(concord.OpCreate, ""), a.typed(t, a.create))
 		r.Handle("GET "+base+"/{id}", access(concord.OpRead, concord.AuditRead), a.typed(t, a.read))
 		r.Handle("PUT "+base+"/{id}", access(concord.OpUpdate, ""), a.typed(t, a.update))
+		r.Handle("PATCH "+base+"/{id}", access(concord.OpUpdate, ""), a.typed(t, a.patch))
 		r.Handle("DELETE "+base+"/{id}", access(concord.OpDelete, ""), a.typed(t, a.delete))
 		r.Handle("GET "+base+"/{id}/_history/{vid}", access(concord.OpRead, concord.AuditRead), a.typed(t, a.vread))
 		r.Handle("GET "+base+"/{id}/_history", access(concord.OpRead, concord.AuditRead), a.typed(t, a.historyInstance))

@@ -11,7 +11,7 @@ import (
 // generated from the same lists the routes are registered from.
 func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 	interactions := []map[string]string{}
-	for _, c := range []string{"read", "vread", "update", "delete", "history-instance", "history-type", "create"} {
+	for _, c := range []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"} {
 		interactions = append(interactions, map[string]string{"code": c})
 	}
 	var resources []map[string]any
