@@ -72,6 +72,12 @@ func TestFHIRCrud(t *testing.T) {
 	if resp, body = fhirDo(t, "GET", url, reader, ""); resp.StatusCode != 200 || !strings.Contains(body, `"family":"Synthetic"`) {
 		t.Fatalf("read: %d %s", resp.StatusCode, body)
 	}
+	if resp, body = fhirDo(t, "GET", url+"?_pretty=true", reader, ""); resp.StatusCode != 200 || !strings.Contains(body, "\n  \"resourceType\": \"Patient\"") {
+		t.Fatalf("_pretty: %d %s", resp.StatusCode, body)
+	}
+	if resp, body = fhirDo(t, "GET", url+"?_format=xml", reader, ""); resp.StatusCode != 501 || !strings.Contains(body, "OperationOutcome") {
+		t.Fatalf("_format=xml: %d %s", resp.StatusCode, body)
+	}
 	if resp, _ = fhirDo(t, "GET", url, reader, "", "If-None-Match", `W/"1"`); resp.StatusCode != 304 {
 		t.Fatalf("If-None-Match: %d", resp.StatusCode)
 	}

@@ -1,7 +1,9 @@
 package fhirapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -236,9 +238,35 @@ func (a *api) respond(w http.ResponseWriter, r *http.Request, res *concord.Resou
 			fmt.Sprintf("%s/%s version %d stored", res.Type, res.ID, res.Version))
 		return
 	}
-	h.Set("Content-Type", fhirJSON)
+	writeBody(w, r, status, res.Content)
+}
+
+// writeBody writes a FHIR JSON body, indented when _pretty=true.
+func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	w.Header().Set("Content-Type", fhirJSON)
+	if r.URL.Query().Get("_pretty") == "true" {
+		var b bytes.Buffer
+		if json.Indent(&b, body, "", "  ") == nil {
+			body = b.Bytes()
+		}
+	}
 	w.WriteHeader(status)
-	w.Write(res.Content)
+	w.Write(body)
+}
+
+// checkFormat refuses a request for anything but FHIR JSON (_format or
+// Accept): this build writes no XML.
+func checkFormat(r *http.Request) error {
+	f := r.URL.Query().Get("_format")
+	switch f {
+	case "", "json", "application/json", "application/fhir+json":
+	default:
+		return concord.Errorf(concord.EUNSUPPORTED, "_format %q: this server writes FHIR JSON only", f)
+	}
+	if acc := r.Header.Get("Accept"); acc != "" && !strings.Contains(acc, "json") && !strings.Contains(acc, "*/*") {
+		return concord.Errorf(concord.EUNSUPPORTED, "Accept %q: this server writes FHIR JSON only", acc)
+	}
+	return nil
 }
 
 func etag(v int64) string { return `W/"` + strconv.FormatInt(v, 10) + `"` }

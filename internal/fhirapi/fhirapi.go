@@ -77,6 +77,10 @@ func (a *api) typed(typ string, h func(w http.ResponseWriter, r *http.Request, t
 				"patient-context access to the FHIR API needs compartment checks, which this build does not have yet"))
 			return
 		}
+		if err := checkFormat(r); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
 		h(w, r, typ)
 	})
 }

@@ -135,8 +135,7 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryF
 		}
 		concord.NoteAudit(r.Context(), f.Type+"/"+f.ID+"/_history", patient)
 	}
-	w.Header().Set("Content-Type", fhirJSON)
-	w.Write(b.Bytes())
+	writeBody(w, r, http.StatusOK, b.Bytes())
 }
 
 func writeJSON(b *bytes.Buffer, v any) {
