@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/concord-health/concord/hl7v2"
+	"github.com/concord-health/concord/internal/synthetic"
 	"github.com/concord-health/concord/mllp"
 )
 
@@ -122,16 +123,7 @@ func main() {
 
 // message is a synthetic ORU of about 1 KB with a unique control ID.
 func message(prefix string, conn, i int) []byte {
-	return []byte(fmt.Sprintf("MSH|^~\\&|LOAD|North|CONCORD|Ward|20260102030405||ORU^R01^ORU_R01|%s-%d-%d|P|2.5.1\r"+
-		"PID|1||MRN-%d^^^North^MR||Synthetic^Patient^Q||19800101|F|||1 Main St^^Springfield^IL^62701\r"+
-		"PV1|1|O|CLINIC^1^1\r"+
-		"ORC|RE|ORD-%d|FIL-%d\r"+
-		"OBR|1|ORD-%d|FIL-%d|24331-1^Lipid panel^LN|||20260102030405\r"+
-		"OBX|1|NM|2093-3^Cholesterol [Mass/volume] in Serum or Plasma^LN||182|mg/dL^mg/dL^UCUM|<200|N|||F\r"+
-		"OBX|2|NM|2571-8^Triglyceride [Mass/volume] in Serum or Plasma^LN||90|mg/dL^mg/dL^UCUM|<150|N|||F\r"+
-		"OBX|3|NM|2085-9^HDL Cholesterol [Mass/volume] in Serum or Plasma^LN||62|mg/dL^mg/dL^UCUM|>40|N|||F\r"+
-		"OBX|4|NM|13457-7^LDL Cholesterol calc [Mass/volume]^LN||102|mg/dL^mg/dL^UCUM|<130|N|||F\r"+
-		"NTE|1||Synthetic load message; no real patient.\r", prefix, conn, i, i%1000, i, i, i, i))
+	return synthetic.AppendORU(nil, "LOAD", prefix+"-", conn, i)
 }
 
 func ackCode(ack []byte) string {

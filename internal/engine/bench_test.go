@@ -20,36 +20,15 @@ import (
 	"github.com/concord-health/concord/internal/store/postgres"
 	"github.com/concord-health/concord/internal/store/sqlite"
 	"github.com/concord-health/concord/internal/store/storetest"
+	"github.com/concord-health/concord/internal/synthetic"
 	"github.com/concord-health/concord/mllp"
 )
 
 // appendBenchMessage appends a synthetic ORU of about 1 KB with a unique
-// control ID (B<conn>-<i>). It appends without fmt, so that the load
-// generator, which shares the cores with the engine, stays cheap.
+// control ID (B<conn>-<i>), without fmt, so that the load generator,
+// which shares the cores with the engine, stays cheap.
 func appendBenchMessage(b []byte, conn, i int) []byte {
-	n := func(v int) { b = strconv.AppendInt(b, int64(v), 10) }
-	b = append(b, "MSH|^~\\&|LAB|North|EHR|Ward|20260102030405||ORU^R01^ORU_R01|B"...)
-	n(conn)
-	b = append(b, '-')
-	n(i)
-	b = append(b, "|P|2.5.1\rPID|1||MRN-"...)
-	n(i % 1000)
-	b = append(b, "^^^North^MR||Synthetic^Patient^Q||19800101|F|||1 Main St^^Springfield^IL^62701\r"+
-		"PV1|1|O|CLINIC^1^1\rORC|RE|ORD-"...)
-	n(i)
-	b = append(b, "|FIL-"...)
-	n(i)
-	b = append(b, "\rOBR|1|ORD-"...)
-	n(i)
-	b = append(b, "|FIL-"...)
-	n(i)
-	b = append(b, "|24331-1^Lipid panel^LN|||20260102030405\r"+
-		"OBX|1|NM|2093-3^Cholesterol [Mass/volume] in Serum or Plasma^LN||182|mg/dL^mg/dL^UCUM|<200|N|||F\r"+
-		"OBX|2|NM|2571-8^Triglyceride [Mass/volume] in Serum or Plasma^LN||90|mg/dL^mg/dL^UCUM|<150|N|||F\r"+
-		"OBX|3|NM|2085-9^HDL Cholesterol [Mass/volume] in Serum or Plasma^LN||62|mg/dL^mg/dL^UCUM|>40|N|||F\r"+
-		"OBX|4|NM|13457-7^LDL Cholesterol calc [Mass/volume]^LN||102|mg/dL^mg/dL^UCUM|<130|N|||F\r"+
-		"NTE|1||Synthetic benchmark message; no real patient.\r"...)
-	return b
+	return synthetic.AppendORU(b, "LAB", "B", conn, i)
 }
 
 // benchIngest runs an MLLP listener on the default channel over store and

@@ -197,17 +197,23 @@ func get(v any, path []string) (any, error) {
 	return v, nil
 }
 
+// parentOf returns the value holding the last token of a non-empty path,
+// and that token.
+func parentOf(root any, path []string) (any, string, error) {
+	parent, err := get(root, path[:len(path)-1])
+	return parent, path[len(path)-1], err
+}
+
 // add sets the value at path (inserting into an array), returning the
 // new root.
 func add(root any, path []string, x any) (any, error) {
 	if len(path) == 0 {
 		return x, nil
 	}
-	parent, err := get(root, path[:len(path)-1])
+	parent, last, err := parentOf(root, path)
 	if err != nil {
 		return nil, err
 	}
-	last := path[len(path)-1]
 	switch c := parent.(type) {
 	case map[string]any:
 		c[last] = x
@@ -230,11 +236,10 @@ func remove(root any, path []string) (any, any, error) {
 	if len(path) == 0 {
 		return nil, nil, errors.New("cannot remove the whole document")
 	}
-	parent, err := get(root, path[:len(path)-1])
+	parent, last, err := parentOf(root, path)
 	if err != nil {
 		return nil, nil, err
 	}
-	last := path[len(path)-1]
 	switch c := parent.(type) {
 	case map[string]any:
 		x, ok := c[last]
@@ -261,11 +266,10 @@ func set(root any, path []string, x any) (any, error) {
 	if len(path) == 0 {
 		return x, nil
 	}
-	parent, err := get(root, path[:len(path)-1])
+	parent, last, err := parentOf(root, path)
 	if err != nil {
 		return nil, err
 	}
-	last := path[len(path)-1]
 	switch c := parent.(type) {
 	case map[string]any:
 		c[last] = x
