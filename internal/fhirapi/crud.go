@@ -62,20 +62,28 @@ func (a *api) write(ctx context.Context, typ, id, action string, build func(cur 
 			out = nil
 			return err
 		}
-		if err := tx.PutResource(ctx, r); err != nil {
-			return err
-		}
-		rec := tmpl
-		rec.Time, rec.Action, rec.Object = r.LastUpdated, action, fmt.Sprintf("%s/%s/_history/%d", typ, id, r.Version)
-		rec.Outcome = concord.OutcomeSuccess
-		rec.Detail = fmt.Sprintf("%s %s/%s version %d", action, typ, id, r.Version)
-		if typ == "Patient" {
-			rec.Patient = id
-		}
 		out = r
-		return tx.AppendAudit(ctx, &rec)
+		return a.put(ctx, tx, r, action, tmpl)
 	})
 	return out, err
+}
+
+// put stores one version inside a write transaction, with its audit
+// record (from tmpl, the caller's audit template). Every write of a
+// resource goes through put: it is where what is stored with a version
+// (its audit record, and the search index) is kept together.
+func (a *api) put(ctx context.Context, tx concord.Tx, r *concord.Resource, action string, tmpl concord.AuditRecord) error {
+	if err := tx.PutResource(ctx, r); err != nil {
+		return err
+	}
+	rec := tmpl
+	rec.Time, rec.Action, rec.Object = r.LastUpdated, action, fmt.Sprintf("%s/%s/_history/%d", r.Type, r.ID, r.Version)
+	rec.Outcome = concord.OutcomeSuccess
+	rec.Detail = fmt.Sprintf("%s %s/%s version %d", action, r.Type, r.ID, r.Version)
+	if r.Type == "Patient" {
+		rec.Patient = r.ID
+	}
+	return tx.AppendAudit(ctx, &rec)
 }
 
 func (a *api) create(w http.ResponseWriter, r *http.Request, typ string) {
