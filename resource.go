@@ -15,6 +15,10 @@ type Resource struct {
 	// Seq is the version's position in the store's change log, set when
 	// it is stored: later writes have higher numbers.
 	Seq int64
+	// Index is what the version is found by in searches. PutResource
+	// replaces the resource's index with it (nil leaves it unsearchable,
+	// as a deletion is); reads leave it nil.
+	Index *SearchIndex
 }
 
 // HistoryFilter selects resource versions for a history: of one resource

@@ -61,6 +61,17 @@ type Store interface {
 	// Changes returns the change log after seq, oldest first: every
 	// version stored, at most limit of them.
 	Changes(ctx context.Context, after int64, limit int) ([]*Resource, error)
+	// Search returns a page of the current resources matching q, and how
+	// many match in all when q.Total is set (-1 otherwise).
+	Search(ctx context.Context, q *SearchQuery) ([]*Resource, int64, error)
+	// Resources returns the current, not deleted, resources among refs.
+	Resources(ctx context.Context, refs []Ref) ([]*Resource, error)
+	// References returns the targets of the reference parameter param
+	// (any when empty) of the resources of type typ with the given ids.
+	References(ctx context.Context, typ, param string, ids []string) ([]Ref, error)
+	// ReferencedBy returns the resources of type typ whose reference
+	// parameter param (any when empty) points to one of targets.
+	ReferencedBy(ctx context.Context, typ, param string, targets []Ref) ([]Ref, error)
 
 	// Counts returns counts of what the store holds, for status pages.
 	Counts(ctx context.Context) (StoreCounts, error)
@@ -88,6 +99,10 @@ type Tx interface {
 	// Version must be one more than the current version's (1 for a new
 	// resource); otherwise it fails with ECONFLICT.
 	PutResource(ctx context.Context, r *Resource) error
+	// SearchIDs returns the ids of at most limit current resources that
+	// match q, as the transaction sees them (for conditional
+	// interactions).
+	SearchIDs(ctx context.Context, q *SearchQuery, limit int) ([]string, error)
 	// RevokeToken marks a token revoked at the given time. It returns
 	// ENOTFOUND for an unknown ID and ECONFLICT if already revoked.
 	RevokeToken(ctx context.Context, id string, at time.Time) error

@@ -264,3 +264,34 @@ func quantityProduct(pos int, op string, x, y Value) (Collection, error) {
 	}
 	return Collection{quantityValue(r, unit)}, nil
 }
+
+// UCUMCanonical converts value in a UCUM unit to the base units (g, m, s,
+// mol, K) and returns it with a key naming those units, such as "g.m-3"
+// or "s-1", so that quantities in commensurable units (mg/dL and g/L, Cel
+// and [degF]) compare as numbers. ok is false for a unit outside the
+// supported set.
+func UCUMCanonical(value float64, unit string) (float64, string, bool) {
+	d, ok := parseUCUM(unit)
+	if !ok {
+		return 0, "", false
+	}
+	v := (value + d.offset) * d.factor
+	names := [...]string{"g", "m", "s", "mol", "K"}
+	var b strings.Builder
+	for i, e := range d.dims {
+		if e == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(names[i])
+		if e != 1 {
+			b.WriteString(strconv.Itoa(int(e)))
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteByte('1')
+	}
+	return v, b.String(), true
+}

@@ -192,3 +192,22 @@ func quoteUnit(u string) string {
 
 // Collection is the result of an evaluation: an ordered list of values.
 type Collection []Value
+
+// Node returns the JSON of a value that is an element of a document; ok
+// is false for a System value and for a primitive given only by
+// extensions.
+func (v Value) Node() (JSONRef, bool) {
+	if v.kind != KindNode || v.ref.doc == nil {
+		return JSONRef{}, false
+	}
+	return v.ref, true
+}
+
+// FHIRType returns the FHIR type of an element of a document (such as
+// CodeableConcept or dateTime), or "" for a System value.
+func (v Value) FHIRType() string {
+	if v.kind != KindNode || v.typ == nil {
+		return ""
+	}
+	return v.typ.Name
+}

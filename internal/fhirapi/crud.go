@@ -73,6 +73,13 @@ func (a *api) write(ctx context.Context, typ, id, action string, build func(cur 
 // resource goes through put: it is where what is stored with a version
 // (its audit record, and the search index) is kept together.
 func (a *api) put(ctx context.Context, tx concord.Tx, r *concord.Resource, action string, tmpl concord.AuditRecord) error {
+	if !r.Deleted && r.Index == nil {
+		idx, err := indexOf(ctx, r.Content)
+		if err != nil {
+			return err
+		}
+		r.Index = idx
+	}
 	if err := tx.PutResource(ctx, r); err != nil {
 		return err
 	}

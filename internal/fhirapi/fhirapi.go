@@ -56,6 +56,8 @@ func Register(r Router, store concord.Store, opt Options) {
 		// Writes append their own audit record in the same transaction as
 		// the change; reads are audited by the front door.
 		r.Handle("POST "+base, access(concord.OpCreate, ""), a.typed(t, a.create))
+		r.Handle("GET "+base, access(concord.OpSearch, concord.AuditRead), a.typed(t, a.searchType))
+		r.Handle("POST "+base+"/_search", access(concord.OpSearch, concord.AuditRead), a.typed(t, a.searchType))
 		r.Handle("GET "+base+"/{id}", access(concord.OpRead, concord.AuditRead), a.typed(t, a.read))
 		r.Handle("PUT "+base+"/{id}", access(concord.OpUpdate, ""), a.typed(t, a.update))
 		r.Handle("PATCH "+base+"/{id}", access(concord.OpUpdate, ""), a.typed(t, a.patch))

@@ -71,7 +71,10 @@ func (t *sqlTx) PutResource(ctx context.Context, r *concord.Resource) error {
 		ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
 			deleted = excluded.deleted, content = excluded.content, seq = excluded.seq`,
 		r.Type, r.ID, r.Version, at, deleted, content, r.Seq)
-	return err
+	if err != nil {
+		return err
+	}
+	return t.replaceIndex(ctx, r)
 }
 
 // Resource returns a resource's current version.

@@ -323,6 +323,15 @@ func assign(dest any, v driver.Value) error {
 			*d = string(s)
 			return nil
 		}
+	case *float64:
+		switch n := v.(type) {
+		case float64:
+			*d = n
+			return nil
+		case int64:
+			*d = float64(n)
+			return nil
+		}
 	case *[]byte:
 		switch b := v.(type) {
 		case []byte:

@@ -58,6 +58,7 @@ func Run(t *testing.T, b Backend) {
 		{"Deliveries", testDeliveries},
 		{"PruneContent", testPruneContent},
 		{"ChannelStates", testChannelStates},
+		{"Search", testSearch},
 		{"Leases", testLeases},
 		{"Resources", testResources},
 		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},

@@ -1,0 +1,267 @@
+package fhirapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/fhirpath"
+	"github.com/concord-health/concord/internal/httperr"
+	"github.com/concord-health/concord/internal/search"
+)
+
+// maxSearchForm caps the body of POST [type]/_search.
+const maxSearchForm = 1 << 20
+
+// maxIncluded caps the resources _include and _revinclude add to a page.
+const maxIncluded = 1000
+
+// searchType is GET /fhir/{type} and POST /fhir/{type}/_search.
+func (a *api) searchType(w http.ResponseWriter, r *http.Request, typ string) {
+	vals, err := searchParams(r)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	req, err := search.Parse(typ, vals, search.Options{Strict: prefer(r, "handling") == "strict", Now: a.opt.Now()})
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	page, total, err := a.store.Search(ctx, &req.Query)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	included, err := a.includes(ctx, typ, page, req)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	concord.NoteAudit(ctx, "fhir/"+typ+"?"+req.Params.Encode(), "")
+	writeBody(w, r, http.StatusOK, a.searchBundle(r, typ, req, page, included, total))
+}
+
+// searchParams returns the query's parameters, and for POST those of the
+// form body too.
+func searchParams(r *http.Request) (url.Values, error) {
+	vals := r.URL.Query()
+	if r.Method != http.MethodPost {
+		return vals, nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/x-www-form-urlencoded" {
+			return nil, concord.Errorf(concord.EINVALID, "POST _search takes application/x-www-form-urlencoded, not %q", ct)
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSearchForm+1))
+	if err != nil {
+		return nil, concord.Errorf(concord.EINVALID, "reading the body: %v", err)
+	}
+	if len(body) > maxSearchForm {
+		return nil, concord.Errorf(concord.ETOOLARGE, "a search form is at most %d bytes", maxSearchForm)
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, concord.Errorf(concord.EINVALID, "the search form: %v", err)
+	}
+	for k, vs := range form {
+		vals[k] = append(vals[k], vs...)
+	}
+	return vals, nil
+}
+
+// includes returns the resources _include and _revinclude add to a page
+// (with :iterate, repeated over what they add, up to maxIncluded).
+func (a *api) includes(ctx context.Context, typ string, page []*concord.Resource, req *search.Request) ([]*concord.Resource, error) {
+	if len(req.Includes) == 0 && len(req.RevIncludes) == 0 {
+		return nil, nil
+	}
+	seen := map[concord.Ref]bool{}
+	for _, r := range page {
+		seen[concord.Ref{Type: r.Type, ID: r.ID}] = true
+	}
+	var out []*concord.Resource
+	frontier := page
+	for round := 0; len(frontier) > 0 && round < 4; round++ {
+		byType := map[string][]string{}
+		var targets []concord.Ref
+		for _, r := range frontier {
+			byType[r.Type] = append(byType[r.Type], r.ID)
+			targets = append(targets, concord.Ref{Type: r.Type, ID: r.ID})
+		}
+		var refs []concord.Ref
+		for _, inc := range req.Includes {
+			if round > 0 && !inc.Iterate {
+				continue
+			}
+			for t, ids := range byType {
+				if inc.Param != "*" && inc.Type != t {
+					continue
+				}
+				param := inc.Param
+				if param == "*" {
+					param = ""
+				}
+				got, err := a.store.References(ctx, t, param, ids)
+				if err != nil {
+					return nil, err
+				}
+				for _, g := range got {
+					if inc.Target == "" || g.Type == inc.Target {
+						refs = append(refs, g)
+					}
+				}
+			}
+		}
+		for _, inc := range req.RevIncludes {
+			if round > 0 && !inc.Iterate {
+				continue
+			}
+			param := inc.Param
+			if param == "*" {
+				param = ""
+			}
+			got, err := a.store.ReferencedBy(ctx, inc.Type, param, targets)
+			if err != nil {
+				return nil, err
+			}
+			refs = append(refs, got...)
+		}
+		var fresh []concord.Ref
+		for _, ref := range refs {
+			if !seen[ref] && len(seen) < len(page)+maxIncluded {
+				seen[ref] = true
+				fresh = append(fresh, ref)
+			}
+		}
+		next, err := a.store.Resources(ctx, fresh)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, next...)
+		frontier = next
+	}
+	return out, nil
+}
+
+// baseURL is the server's FHIR base as the client reached it.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/fhir"
+}
+
+// searchBundle writes a searchset Bundle.
+func (a *api) searchBundle(r *http.Request, typ string, req *search.Request, page, included []*concord.Resource, total int64) []byte {
+	base := baseURL(r)
+	link := func(offset int) string {
+		v := url.Values{}
+		for k, vs := range req.Params {
+			v[k] = vs
+		}
+		v.Set("_count", strconv.Itoa(req.Query.Count))
+		if offset > 0 {
+			v.Set("_offset", strconv.Itoa(offset))
+		}
+		return base + "/" + typ + "?" + v.Encode()
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"resourceType":"Bundle","type":"searchset"`)
+	if total >= 0 {
+		fmt.Fprintf(&b, `,"total":%d`, total)
+	}
+	q := req.Query
+	links := [][2]string{{"self", link(q.Offset)}}
+	if q.Count > 0 {
+		links = append(links, [2]string{"first", link(0)})
+		if q.Offset > 0 {
+			links = append(links, [2]string{"previous", link(max(0, q.Offset-q.Count))})
+		}
+		more := len(page) == q.Count
+		if total >= 0 {
+			more = int64(q.Offset+len(page)) < total
+		}
+		if more && q.Offset+q.Count <= search.MaxOffset {
+			links = append(links, [2]string{"next", link(q.Offset + q.Count)})
+		}
+	}
+	b.WriteString(`,"link":[`)
+	for i, l := range links {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		rel, _ := json.Marshal(l[0])
+		u, _ := json.Marshal(l[1])
+		fmt.Fprintf(&b, `{"relation":%s,"url":%s}`, rel, u)
+	}
+	b.WriteString(`],"entry":[`)
+	n := 0
+	entry := func(res *concord.Resource, mode string) {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		full, _ := json.Marshal(base + "/" + res.Type + "/" + res.ID)
+		fmt.Fprintf(&b, `{"fullUrl":%s,"resource":`, full)
+		b.Write(a.shapeEntry(res, req))
+		fmt.Fprintf(&b, `,"search":{"mode":%q}}`, mode)
+	}
+	for _, res := range page {
+		entry(res, "match")
+	}
+	for _, res := range included {
+		entry(res, "include")
+	}
+	if len(req.Ignored) > 0 {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		msg, _ := json.Marshal("parameters ignored (unknown or not supported): " + strings.Join(req.Ignored, ", "))
+		fmt.Fprintf(&b, `{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"not-supported","diagnostics":%s}]},"search":{"mode":"outcome"}}`, msg)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}
+
+// shapeEntry is a search result's resource as _summary and _elements
+// ask.
+func (a *api) shapeEntry(res *concord.Resource, req *search.Request) []byte {
+	return res.Content
+}
+
+// searchTx returns the ids of the current resources of typ matching the
+// search q, as the transaction tx sees them: for conditional
+// interactions. Result parameters are not allowed; at most limit ids
+// are returned.
+func (a *api) searchTx(ctx context.Context, tx concord.Tx, typ string, q url.Values, limit int) ([]string, error) {
+	req, err := search.Parse(typ, q, search.Options{Strict: true, Now: a.opt.Now()})
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Query.Where) == 0 {
+		return nil, concord.Errorf(concord.EINVALID, "a conditional %s needs search criteria", typ)
+	}
+	return tx.SearchIDs(ctx, &req.Query, limit)
+}
+
+// indexOf computes the search index of a resource's stored JSON.
+func indexOf(ctx context.Context, content []byte) (*concord.SearchIndex, error) {
+	doc, err := fhirpath.ParseJSON(content)
+	if err != nil {
+		return nil, concord.Errorf(concord.EINVALID, "the resource is not valid JSON: %v", err)
+	}
+	return search.Index(ctx, doc)
+}
