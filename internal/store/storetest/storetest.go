@@ -61,6 +61,7 @@ func Run(t *testing.T, b Backend) {
 		{"Leases", testLeases},
 		{"Resources", testResources},
 		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},
+		{"ResourceHistoryAt", testResourceHistoryAt},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
 	}
