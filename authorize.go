@@ -76,3 +76,20 @@ func PrincipalFrom(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
 }
+
+type grantKey struct{}
+
+// WithGrant returns a context carrying g, the authorisation decision for
+// the request. The HTTP guard sets it on every authorised request to
+// health data, so handlers can restrict what they return to g.Patient's
+// compartment when it is set.
+func WithGrant(ctx context.Context, g Grant) context.Context {
+	return context.WithValue(ctx, grantKey{}, g)
+}
+
+// GrantFrom returns the grant carried by ctx, and false when there is none
+// (a public route, a route open to any caller, or no guard at all).
+func GrantFrom(ctx context.Context) (Grant, bool) {
+	g, ok := ctx.Value(grantKey{}).(Grant)
+	return g, ok
+}

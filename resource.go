@@ -28,4 +28,9 @@ type HistoryFilter struct {
 	Since    time.Time // versions last updated at or after
 	Before   int64     // versions with a Seq below this (paging); 0 means no bound
 	Limit    int       // at most this many, newest first; 0 means 100
+	// CurrentFrom and CurrentTo, when CurrentTo is set, keep the versions
+	// that were current at some moment of [CurrentFrom, CurrentTo) (FHIR
+	// history's _at): stored before CurrentTo, and not followed by a next
+	// version (or deletion) stored at or before CurrentFrom.
+	CurrentFrom, CurrentTo time.Time
 }

@@ -1,6 +1,6 @@
 // Package fhir holds the FHIR R4 (4.0.1) definitions: every type with its
-// elements, the search parameters, and the expansions of the value sets
-// that elements bind with strength required. The FHIRPath engine, the
+// elements, the search parameters, the expansions of the value sets
+// that elements bind with strength required, and the compartments. The FHIRPath engine, the
 // FHIR store's search indexing and write-time validation read them from
 // here.
 //

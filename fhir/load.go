@@ -23,6 +23,9 @@ type store struct {
 	valueSets     map[string]*Expansion
 	valueSetsList []*Expansion
 	excluded      []Exclusion
+
+	compartmentParams compartments
+	compartmentTypes  map[string][]string
 }
 
 var (
@@ -64,6 +67,7 @@ func link(d *defs.Defs) *store {
 	}
 	s.linkSearchParams(d)
 	s.linkValueSets(d)
+	s.compartmentParams, s.compartmentTypes = linkCompartments(d)
 	for _, x := range d.Excluded {
 		s.excluded = append(s.excluded, Exclusion(x))
 	}

@@ -236,6 +236,14 @@ func noteRead(r *http.Request, res *concord.Resource) {
 // for a write, and the body as Prefer: return= asks (representation by
 // default, minimal, or an OperationOutcome).
 func (a *api) respond(w http.ResponseWriter, r *http.Request, res *concord.Resource, status int) {
+	body := res.Content
+	if r.Method == http.MethodGet { // _summary and _elements shape what is read
+		var err error
+		if body, err = shape(body, res.Type, r.URL.Query()); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+	}
 	h := w.Header()
 	h.Set("ETag", etag(res.Version))
 	h.Set("Last-Modified", res.LastUpdated.UTC().Format(http.TimeFormat))
@@ -253,7 +261,7 @@ func (a *api) respond(w http.ResponseWriter, r *http.Request, res *concord.Resou
 			fmt.Sprintf("%s/%s version %d stored", res.Type, res.ID, res.Version))
 		return
 	}
-	writeBody(w, r, status, res.Content)
+	writeBody(w, r, status, body)
 }
 
 // writeBody writes a FHIR JSON body, indented when _pretty=true.

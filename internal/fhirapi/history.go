@@ -50,9 +50,15 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryF
 		}
 		f.Since = t
 	}
-	if s := q.Get("_at"); s != "" {
-		httperr.Write(w, r, concord.Errorf(concord.EUNSUPPORTED, "_at is not supported yet"))
-		return
+	if vs := q["_at"]; len(vs) > 0 {
+		nonEmpty, err := currentDuring(vs, &f)
+		if err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+		if !nonEmpty {
+			f.Limit = 0 // nothing is current in an empty period
+		}
 	}
 	if s := q.Get("_page"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -79,6 +85,7 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryF
 		if !f.Since.IsZero() {
 			v.Set("_since", f.Since.UTC().Format(time.RFC3339Nano))
 		}
+		v["_at"] = q["_at"]
 		next = self + "?" + v.Encode()
 	}
 	if f.ID != "" && len(versions) == 0 && f.Before == 0 {

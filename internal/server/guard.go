@@ -54,13 +54,15 @@ func (s *Server) guard(access concord.Access, h http.Handler) http.Handler {
 		p.Address = rec.Address
 		rec.Actor, rec.Role = p.Actor, string(p.Role)
 		setActor(r.Context(), p.Actor)
+		ctx := concord.WithPrincipal(r.Context(), p)
 		if !access.AnyCaller {
-			if _, err := concord.Authorize(p, access.Action); err != nil {
+			g, err := concord.Authorize(p, access.Action)
+			if err != nil {
 				s.deny(w, r, rec, access, err)
 				return
 			}
+			ctx = concord.WithGrant(ctx, g)
 		}
-		ctx := concord.WithPrincipal(r.Context(), p)
 		ctx = concord.WithAuditTemplate(ctx, rec)
 		r = r.WithContext(ctx)
 		if access.Audit == "" {

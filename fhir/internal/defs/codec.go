@@ -14,7 +14,7 @@ import (
 // then each string as length and bytes), then the body, where every
 // integer is an unsigned varint and every string is an index into the
 // table. Encoding the same Defs always gives the same bytes.
-const magic = "FHIRDEFS1"
+const magic = "FHIRDEFS2"
 
 // Encode writes d in the stored form.
 func Encode(d *Defs) ([]byte, error) {
@@ -164,6 +164,16 @@ func (e *encoder) defs(d *Defs) {
 		for _, s := range v.Systems {
 			e.str(s.System)
 			e.strs(s.Codes)
+		}
+	}
+	e.uint(len(d.Compartments))
+	for _, c := range d.Compartments {
+		e.str(c.Code)
+		e.str(c.URL)
+		e.uint(len(c.Resources))
+		for _, r := range c.Resources {
+			e.str(r.Type)
+			e.strs(r.Params)
 		}
 	}
 	e.uint(len(d.Excluded))
@@ -366,6 +376,16 @@ func (d *decoder) defs() *Defs {
 		v.Systems = make([]SystemCodes, d.count())
 		for k := range v.Systems {
 			v.Systems[k] = SystemCodes{System: d.str(), Codes: d.strs()}
+		}
+	}
+	out.Compartments = make([]Compartment, d.count())
+	for i := range out.Compartments {
+		c := &out.Compartments[i]
+		c.Code = d.str()
+		c.URL = d.str()
+		c.Resources = make([]CompartmentResource, d.count())
+		for k := range c.Resources {
+			c.Resources[k] = CompartmentResource{Type: d.str(), Params: d.strs()}
 		}
 	}
 	out.Excluded = make([]Exclusion, d.count())

@@ -11,6 +11,7 @@ type Defs struct {
 	Constraints  []Constraint // shared by elements, referenced by index
 	SearchParams []SearchParam
 	ValueSets    []ValueSet
+	Compartments []Compartment // sorted by code
 	Excluded     []Exclusion
 	// SourceSearchParams is the number of SearchParameter entries in the
 	// source file, kept so tests can show how many were excluded.
@@ -102,6 +103,21 @@ type ValueSet struct {
 type SystemCodes struct {
 	System string
 	Codes  []string
+}
+
+// Compartment is one CompartmentDefinition.
+type Compartment struct {
+	Code      string // Patient, Encounter, RelatedPerson, Practitioner, Device
+	URL       string
+	Resources []CompartmentResource // sorted by type; only types that can be in it
+}
+
+// CompartmentResource names the search parameters that put resources of
+// one type in a compartment. "{def}" stands for the resource that
+// defines the compartment.
+type CompartmentResource struct {
+	Type   string
+	Params []string
 }
 
 // Exclusion records something the source holds that is not FHIR R4 and

@@ -43,6 +43,9 @@ func build(files map[string][]byte) (*result, error) {
 	if err := g.readValueSets(files); err != nil {
 		return nil, err
 	}
+	if err := g.readCompartments(files); err != nil {
+		return nil, err
+	}
 	return &result{defs: &g.defs, resourceTypes: g.resourceTypes()}, nil
 }
 

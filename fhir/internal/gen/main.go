@@ -48,7 +48,8 @@ const (
 
 // The files read from the package's dist/fhir/r4 folder. Medplum's own
 // files (profiles-medplum.json, search-parameters-medplum.json,
-// valuesets-medplum*.json, the US Core files) are never read.
+// valuesets-medplum*.json, the US Core files) are never read, except its
+// patient compartment, which is only compared with R4's.
 var sourceFiles = []string{
 	"profiles-types.json",
 	"profiles-resources.json",
@@ -56,6 +57,7 @@ var sourceFiles = []string{
 	"valuesets.json",
 	"v3-codesystems.json",
 	"v2-tables.json",
+	medplumPatientCompartment, // read only to compare; see compartments.go
 }
 
 func main() {

@@ -84,7 +84,24 @@ func (r *result) report() []byte {
 	}
 	fmt.Fprintf(&b, "| value sets bound as required | %d |\n", len(d.ValueSets))
 	fmt.Fprintf(&b, "| — expanded | %d |\n", expanded)
-	fmt.Fprintf(&b, "| — not expandable from the package | %d |\n\n", len(d.ValueSets)-expanded)
+	fmt.Fprintf(&b, "| — not expandable from the package | %d |\n", len(d.ValueSets)-expanded)
+	fmt.Fprintf(&b, "| compartment definitions | %d |\n\n", len(d.Compartments))
+
+	fmt.Fprintf(&b, "## Compartments\n\n")
+	fmt.Fprintf(&b, "The R4 CompartmentDefinitions of `profiles-resources.json`; `{def}` is the resource that defines the compartment.\n\n")
+	fmt.Fprintf(&b, "| compartment | resource types in it | with `{def}` |\n|---|---|---|\n")
+	for _, c := range d.Compartments {
+		def := 0
+		for _, r := range c.Resources {
+			for _, p := range r.Params {
+				if p == "{def}" {
+					def++
+				}
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d |\n", c.Code, len(c.Resources), def)
+	}
+	b.WriteString("\n")
 
 	fmt.Fprintf(&b, "## Required value sets that are not expanded\n\n")
 	for _, v := range d.ValueSets {

@@ -117,6 +117,12 @@ func (s *Store) ResourceHistory(ctx context.Context, f concord.HistoryFilter) ([
 	if f.Before > 0 {
 		add("seq < ?", f.Before)
 	}
+	if !f.CurrentTo.IsZero() {
+		add("last_updated < ?", f.CurrentTo.UnixMicro())
+		add(`NOT EXISTS (SELECT 1 FROM resource_versions n WHERE n.type = resource_versions.type
+			AND n.id = resource_versions.id AND n.version = resource_versions.version + 1 AND n.last_updated <= ?)`,
+			f.CurrentFrom.UnixMicro())
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100

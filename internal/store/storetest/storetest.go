@@ -62,6 +62,7 @@ func Run(t *testing.T, b Backend) {
 		{"Leases", testLeases},
 		{"Resources", testResources},
 		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},
+		{"ResourceHistoryAt", testResourceHistoryAt},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
 	}
