@@ -10,6 +10,16 @@ type SearchQuery struct {
 	Count  int            // the page size; 0 asks for no resources (only the total)
 	Offset int            // matches to skip (paging)
 	Total  bool           // count every match
+	// Compartment, when set, limits the search to a compartment.
+	Compartment *SearchCompartment
+}
+
+// SearchCompartment is a compartment (FHIR R4 compartmentdefinition):
+// the resources whose reference parameters Params point to Owner, and
+// Owner itself when it is of the searched type.
+type SearchCompartment struct {
+	Owner  Ref
+	Params []string
 }
 
 // Kinds of search clauses besides the parameter types (token, string,

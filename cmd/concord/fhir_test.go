@@ -149,7 +149,7 @@ func TestFHIRCrud(t *testing.T) {
 		{"POST", base + "/Patient", reader, `{"resourceType":"Patient"}`, 403},         // read-only scope
 		{"GET", base + "/Observation/obs-1", reader, "", 403},                          // no scope on Observation
 		{"GET", base + "/_history", reader, "", 403},                                   // system history needs a wildcard scope
-		{"GET", url, patientTok, "", 403},                                              // patient context: not yet
+		{"GET", url, patientTok, "", 404},                                              // not in its compartment
 		{"GET", url, "", "", 401},                                                      // no token
 		{"POST", base + "/Patient", clin, `{"resourceType":"Observation"}`, 400},       // wrong type
 		{"POST", base + "/Patient", clin, `{"resourceType":`, 400},                     // not JSON

@@ -181,6 +181,9 @@ func (a *api) delete(w http.ResponseWriter, r *http.Request, typ string) {
 func (a *api) read(w http.ResponseWriter, r *http.Request, typ string) {
 	id := r.PathValue("id")
 	res, err := a.store.Resource(r.Context(), typ, id)
+	if err == nil {
+		err = a.hidden(r.Context(), res)
+	}
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
@@ -211,6 +214,9 @@ func (a *api) vread(w http.ResponseWriter, r *http.Request, typ string) {
 		return
 	}
 	res, err := a.store.ResourceVersion(r.Context(), typ, id, v)
+	if err == nil {
+		err = a.hidden(r.Context(), res)
+	}
 	if err != nil {
 		httperr.Write(w, r, err)
 		return

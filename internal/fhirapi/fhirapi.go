@@ -56,22 +56,43 @@ func Register(r Router, store concord.Store, opt Options) {
 		// Writes append their own audit record in the same transaction as
 		// the change; reads are audited by the front door.
 		r.Handle("POST "+base, access(concord.OpCreate, ""), a.typed(t, a.create))
-		r.Handle("GET "+base, access(concord.OpSearch, concord.AuditRead), a.typed(t, a.searchType))
-		r.Handle("POST "+base+"/_search", access(concord.OpSearch, concord.AuditRead), a.typed(t, a.searchType))
-		r.Handle("GET "+base+"/{id}", access(concord.OpRead, concord.AuditRead), a.typed(t, a.read))
+		r.Handle("GET "+base, access(concord.OpSearch, concord.AuditRead), a.compartmented(t, a.searchType))
+		r.Handle("POST "+base+"/_search", access(concord.OpSearch, concord.AuditRead), a.compartmented(t, a.searchType))
+		r.Handle("GET "+base+"/{id}", access(concord.OpRead, concord.AuditRead), a.compartmented(t, a.read))
 		r.Handle("PUT "+base+"/{id}", access(concord.OpUpdate, ""), a.typed(t, a.update))
 		r.Handle("PATCH "+base+"/{id}", access(concord.OpUpdate, ""), a.typed(t, a.patch))
 		r.Handle("DELETE "+base+"/{id}", access(concord.OpDelete, ""), a.typed(t, a.delete))
-		r.Handle("GET "+base+"/{id}/_history/{vid}", access(concord.OpRead, concord.AuditRead), a.typed(t, a.vread))
+		r.Handle("GET "+base+"/{id}/_history/{vid}", access(concord.OpRead, concord.AuditRead), a.compartmented(t, a.vread))
 		r.Handle("GET "+base+"/{id}/_history", access(concord.OpRead, concord.AuditRead), a.typed(t, a.historyInstance))
 		r.Handle("GET "+base+"/_history", access(concord.OpRead|concord.OpSearch, concord.AuditRead), a.typed(t, a.historyType))
 	}
+	// Compartment searches: GET /fhir/Patient/123/Observation and the
+	// like, one route per compartment and member type.
+	for _, c := range []string{fhir.CompartmentPatient, fhir.CompartmentEncounter, fhir.CompartmentRelatedPerson,
+		fhir.CompartmentPractitioner, fhir.CompartmentDevice} {
+		for _, t := range fhir.CompartmentTypes(c) {
+			access := concord.Access{Action: concord.Action{ResourceType: t, Ops: concord.OpSearch}, Audit: concord.AuditRead}
+			r.Handle("GET /fhir/"+c+"/{id}/"+t, access, a.compartmented(t, a.compartmentSearch(c)))
+		}
+	}
+}
+
+// compartmented is typed for the interactions that limit a
+// patient-context caller to its compartment (search, read, vread).
+func (a *api) compartmented(typ string, h func(w http.ResponseWriter, r *http.Request, typ string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkFormat(r); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+		h(w, r, typ)
+	})
 }
 
 // typed binds a handler to its resource type, after refusing callers
-// limited to one patient's compartment: compartment checks come with
-// search (issue 5), and until then such callers get nothing here rather
-// than more than their own data.
+// limited to one patient's compartment: writes and history do not check
+// compartments yet, so such callers get nothing here rather than more
+// than their own data (search, read and vread do: see compartmented).
 func (a *api) typed(typ string, h func(w http.ResponseWriter, r *http.Request, typ string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := concord.PrincipalFrom(r.Context()); p != nil && p.Patient != "" {

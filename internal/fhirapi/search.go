@@ -26,6 +26,12 @@ const maxIncluded = 1000
 
 // searchType is GET /fhir/{type} and POST /fhir/{type}/_search.
 func (a *api) searchType(w http.ResponseWriter, r *http.Request, typ string) {
+	a.search(w, r, typ, nil)
+}
+
+// search answers a search on typ, within compartment when it is set. A
+// patient-context caller is limited to its own patient's compartment.
+func (a *api) search(w http.ResponseWriter, r *http.Request, typ string, compartment *concord.SearchCompartment) {
 	vals, err := searchParams(r)
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -36,7 +42,22 @@ func (a *api) searchType(w http.ResponseWriter, r *http.Request, typ string) {
 		httperr.Write(w, r, err)
 		return
 	}
+	sub, err := parseSubset(vals)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
 	ctx := r.Context()
+	req.Query.Compartment = compartment
+	if limit := patientLimit(ctx, typ); limit != nil {
+		if compartment != nil && compartment.Owner != limit.Owner {
+			httperr.Write(w, r, concord.Errorf(concord.EFORBIDDEN, "this token may see only %s/%s's compartment", limit.Owner.Type, limit.Owner.ID))
+			return
+		}
+		if compartment == nil {
+			req.Query.Compartment = limit
+		}
+	}
 	page, total, err := a.store.Search(ctx, &req.Query)
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -48,7 +69,12 @@ func (a *api) searchType(w http.ResponseWriter, r *http.Request, typ string) {
 		return
 	}
 	concord.NoteAudit(ctx, "fhir/"+typ+"?"+req.Params.Encode(), "")
-	writeBody(w, r, http.StatusOK, a.searchBundle(r, typ, req, page, included, total))
+	body, err := a.searchBundle(r, typ, req, sub, page, included, total)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	writeBody(w, r, http.StatusOK, body)
 }
 
 // searchParams returns the query's parameters, and for POST those of the
@@ -145,9 +171,19 @@ func (a *api) includes(ctx context.Context, typ string, page []*concord.Resource
 				fresh = append(fresh, ref)
 			}
 		}
-		next, err := a.store.Resources(ctx, fresh)
+		got, err := a.store.Resources(ctx, fresh)
 		if err != nil {
 			return nil, err
+		}
+		next := got[:0]
+		for _, res := range got {
+			ok, err := a.visible(ctx, res)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				next = append(next, res)
+			}
 		}
 		out = append(out, next...)
 		frontier = next
@@ -165,7 +201,7 @@ func baseURL(r *http.Request) string {
 }
 
 // searchBundle writes a searchset Bundle.
-func (a *api) searchBundle(r *http.Request, typ string, req *search.Request, page, included []*concord.Resource, total int64) []byte {
+func (a *api) searchBundle(r *http.Request, typ string, req *search.Request, sub subset, page, included []*concord.Resource, total int64) ([]byte, error) {
 	base := baseURL(r)
 	link := func(offset int) string {
 		v := url.Values{}
@@ -209,21 +245,30 @@ func (a *api) searchBundle(r *http.Request, typ string, req *search.Request, pag
 	}
 	b.WriteString(`],"entry":[`)
 	n := 0
-	entry := func(res *concord.Resource, mode string) {
+	entry := func(res *concord.Resource, mode string) error {
+		body, err := sub.apply(res.Content, res.Type)
+		if err != nil {
+			return err
+		}
 		if n > 0 {
 			b.WriteByte(',')
 		}
 		n++
 		full, _ := json.Marshal(base + "/" + res.Type + "/" + res.ID)
 		fmt.Fprintf(&b, `{"fullUrl":%s,"resource":`, full)
-		b.Write(a.shapeEntry(res, req))
+		b.Write(body)
 		fmt.Fprintf(&b, `,"search":{"mode":%q}}`, mode)
+		return nil
 	}
 	for _, res := range page {
-		entry(res, "match")
+		if err := entry(res, "match"); err != nil {
+			return nil, err
+		}
 	}
 	for _, res := range included {
-		entry(res, "include")
+		if err := entry(res, "include"); err != nil {
+			return nil, err
+		}
 	}
 	if len(req.Ignored) > 0 {
 		if n > 0 {
@@ -233,13 +278,7 @@ func (a *api) searchBundle(r *http.Request, typ string, req *search.Request, pag
 		fmt.Fprintf(&b, `{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"not-supported","diagnostics":%s}]},"search":{"mode":"outcome"}}`, msg)
 	}
 	b.WriteString(`]}`)
-	return b.Bytes()
-}
-
-// shapeEntry is a search result's resource as _summary and _elements
-// ask.
-func (a *api) shapeEntry(res *concord.Resource, req *search.Request) []byte {
-	return res.Content
+	return b.Bytes(), nil
 }
 
 // searchTx returns the ids of the current resources of typ matching the

@@ -88,9 +88,12 @@ func Parse(typ string, vals url.Values, opt Options) (*Request, error) {
 		for _, v := range vs {
 			c, err := p.clause(typ, k, v, 0)
 			if err != nil {
-				if ce, ok := err.(*unknownParam); ok && !opt.Strict {
-					r.Ignored = append(r.Ignored, ce.name)
-					continue
+				if ce, ok := err.(*unknownParam); ok {
+					if !opt.Strict {
+						r.Ignored = append(r.Ignored, ce.name)
+						continue
+					}
+					return nil, concord.Errorf(concord.EINVALID, "%s (Prefer: handling=strict)", ce.why)
 				}
 				return nil, err
 			}

@@ -281,6 +281,24 @@ func (q *query) where(sq *concord.SearchQuery) (string, error) {
 		}
 		conds = append(conds, in)
 	}
+	if c := sq.Compartment; c != nil {
+		var alts []string
+		if len(c.Params) > 0 {
+			ps := make([]string, len(c.Params))
+			for i, p := range c.Params {
+				ps[i] = q.arg(p)
+			}
+			alts = append(alts, fmt.Sprintf("r.id IN (SELECT rid FROM idx_ref WHERE rtype = %s AND param IN (%s) AND ttype = %s AND tid = %s)",
+				q.arg(sq.Type), strings.Join(ps, ", "), q.arg(c.Owner.Type), q.arg(c.Owner.ID)))
+		}
+		if c.Owner.Type == sq.Type {
+			alts = append(alts, "r.id = "+q.arg(c.Owner.ID))
+		}
+		if len(alts) == 0 {
+			alts = []string{"1 = 0"}
+		}
+		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+	}
 	return strings.Join(conds, " AND "), nil
 }
 
