@@ -99,6 +99,10 @@ type Tx interface {
 	// Version must be one more than the current version's (1 for a new
 	// resource); otherwise it fails with ECONFLICT.
 	PutResource(ctx context.Context, r *Resource) error
+	// LockKey holds a lock on key until the transaction ends, so that
+	// transactions that check and then act on the same condition (a
+	// conditional create) run one after the other, on every node.
+	LockKey(ctx context.Context, key string) error
 	// SearchIDs returns the ids of at most limit current resources that
 	// match q, as the transaction sees them (for conditional
 	// interactions).

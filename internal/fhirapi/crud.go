@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -97,6 +98,15 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, typ string) {
 	p, err := readResource(r, typ)
 	if err != nil {
 		httperr.Write(w, r, err)
+		return
+	}
+	if ine := r.Header.Get("If-None-Exist"); ine != "" {
+		criteria, err := url.ParseQuery(ine)
+		if err != nil {
+			httperr.Write(w, r, concord.Errorf(concord.EINVALID, "If-None-Exist %q is not a search query", ine))
+			return
+		}
+		a.conditionalCreate(w, r, typ, p, criteria)
 		return
 	}
 	now := a.opt.Now().UTC().Truncate(time.Millisecond)

@@ -57,6 +57,8 @@ func Register(r Router, store concord.Store, opt Options) {
 		// the change; reads are audited by the front door.
 		r.Handle("POST "+base, access(concord.OpCreate, ""), a.typed(t, a.create))
 		r.Handle("GET "+base, access(concord.OpSearch, concord.AuditRead), a.compartmented(t, a.searchType))
+		r.Handle("PUT "+base, access(concord.OpUpdate|concord.OpSearch, ""), a.typed(t, a.conditionalUpdate))
+		r.Handle("DELETE "+base, access(concord.OpDelete|concord.OpSearch, ""), a.typed(t, a.conditionalDelete))
 		r.Handle("POST "+base+"/_search", access(concord.OpSearch, concord.AuditRead), a.compartmented(t, a.searchType))
 		r.Handle("GET "+base+"/{id}", access(concord.OpRead, concord.AuditRead), a.compartmented(t, a.read))
 		r.Handle("PUT "+base+"/{id}", access(concord.OpUpdate, ""), a.typed(t, a.update))

@@ -36,6 +36,7 @@ var dialect = sqldb.Dialect{
 	LockRow: " FOR UPDATE",
 	// Any constant works as long as every Concord build uses the same one.
 	MigrationLock: "SELECT pg_advisory_xact_lock(74280011)",
+	KeyLock:       "SELECT pg_advisory_xact_lock(hashtextextended($1, 74280012))",
 }
 
 // Open connects to the database at dsn, applies pending migrations and

@@ -51,4 +51,8 @@ type Dialect struct {
 	// MigrationLock, when set, is run first in every migration transaction
 	// to keep several nodes from migrating at once.
 	MigrationLock string
+	// KeyLock, when set, takes a lock on a string ($1) until the
+	// transaction ends (an advisory lock on PostgreSQL). SQLite has a
+	// single writer, whose transactions never overlap: it needs none.
+	KeyLock string
 }

@@ -517,3 +517,15 @@ func (s *Store) refs(ctx context.Context, sqlText string, args []any) ([]concord
 	}
 	return out, rows.Err()
 }
+
+// LockKey takes the dialect's key lock, if it has one.
+func (t *sqlTx) LockKey(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if t.d.KeyLock == "" {
+		return nil
+	}
+	_, err := t.q.Exec(t.ctx, t.d.KeyLock, key)
+	return err
+}
