@@ -2,7 +2,6 @@ package fhirapi
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/concord-health/concord"
@@ -31,8 +30,15 @@ type ImportResult struct {
 	Deleted   int
 	Read      int
 	Failed    int
-	// Failures says why each failed entry failed ("Bundle.entry[3]: …").
-	Failures []string
+	// Failures says why each failed entry failed.
+	Failures []ImportFailure
+}
+
+// ImportFailure is an entry (or resource) that failed: its position in
+// the Bundle's entries (or in the resources given), from 0, and why.
+type ImportFailure struct {
+	Index   int
+	Message string
 }
 
 // Add adds the counts of o to r.
@@ -193,7 +199,7 @@ func (b *bundleRequest) result() ImportResult {
 			r.Read++
 		case outFailed:
 			r.Failed++
-			r.Failures = append(r.Failures, fmt.Sprintf("Bundle.entry[%d]: %s", e.index, concord.ErrorMessage(e.failure)))
+			r.Failures = append(r.Failures, ImportFailure{Index: e.index, Message: concord.ErrorMessage(e.failure)})
 		}
 	}
 	return r
