@@ -322,10 +322,12 @@ func TestBatchStoreFailure(t *testing.T) {
 		`{"resource":{"resourceType":"Patient","id":"x"},"request":{"method":"PUT","url":"Patient/x"}}`,
 		`{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=http://example.org|1"}}`,
 		`{"resource":{"resourceType":"Patient","id":"z"},"request":{"method":"PUT","url":"Patient/z"}}`,
+		`{"request":{"method":"GET","url":"NoSuchType/1"}}`,
 	))
 	rb := decodeResponse(t, body)
-	if status != 200 || len(rb.Entry) != 3 || rb.Entry[0].Response.Status != "201 Created" ||
-		rb.Entry[1].Response.Status != "500 Internal Server Error" || rb.Entry[2].Response.Status != "201 Created" {
+	if status != 200 || len(rb.Entry) != 4 || rb.Entry[0].Response.Status != "201 Created" ||
+		rb.Entry[1].Response.Status != "500 Internal Server Error" || rb.Entry[2].Response.Status != "201 Created" ||
+		rb.Entry[3].Response.Status != "404 Not Found" {
 		t.Fatalf("batch: %d %s", status, body)
 	}
 }

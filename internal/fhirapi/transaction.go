@@ -67,6 +67,7 @@ func (a *api) process(ctx context.Context, b *bundleRequest, p *concord.Principa
 	// that the failure stays with the entry that met it.
 	for _, e := range order {
 		if e.err != nil {
+			e.fail(e.err)
 			continue
 		}
 		err := a.store.Update(context.WithoutCancel(ctx), func(tx concord.Tx) error {
