@@ -3,8 +3,9 @@
 // (with If-Match and update-as-create), JSON Patch, delete (versioned
 // tombstones),
 // history at instance, type and system level, and the
-// CapabilityStatement; search, transactions and validation come next
-// (see docs/NOTES.md).
+// CapabilityStatement, and transaction and batch Bundles (POST /fhir, also
+// used by concord import through Importer); search and validation come
+// next (see docs/NOTES.md).
 package fhirapi
 
 import (
