@@ -161,6 +161,9 @@ func runImport(ctx context.Context, cfg config.Config, store concord.Store, file
 		fmt.Printf(", %d deleted, %d read", t.Deleted, t.Read)
 	}
 	fmt.Printf(" in %.1fs (%.0f resources/s)\n", elapsed.Seconds(), float64(t.Entries())/max(elapsed.Seconds(), 1e-3))
+	if len(imp.failed) > 0 {
+		fmt.Printf("%d of %d files failed (listed above): nothing of a failed transaction is kept\n", len(imp.failed), len(files))
+	}
 	for i, p := range imp.problems {
 		if i == maxProblems {
 			fmt.Fprintf(os.Stderr, "concord import: … and %d more failed resources\n", len(imp.problems)-i)

@@ -2,6 +2,7 @@ package fhirapi
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/concord-health/concord"
@@ -88,6 +89,10 @@ func (im *Importer) Bundle(ctx context.Context, body []byte) (ImportResult, erro
 		return ImportResult{}, concord.Errorf(concord.EINVALID, "Bundle.type %q: import takes transaction, batch and collection Bundles", b.kind)
 	}
 	if err := im.a.process(ctx, b, concord.PrincipalFrom(ctx)); err != nil {
+		var ee *entryError
+		if errors.As(err, &ee) {
+			return ImportResult{}, concord.WrapError(concord.ErrorCode(ee.err), err, "%s: %s", ee.where(), concord.ErrorMessage(ee.err))
+		}
 		return ImportResult{}, err
 	}
 	return b.result(), nil
