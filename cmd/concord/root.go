@@ -102,7 +102,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&s.file, "config", "", "configuration file (default ./concord.yaml if present; env CONCORD_CONFIG)")
 	s.addConfigFlags(root.PersistentFlags(), false)
-	root.AddCommand(newServe(s), newToken(s), newAudit(s), newSend(), newHL7(), newFHIRPath(), newVersion())
+	root.AddCommand(newServe(s), newToken(s), newAudit(s), newImport(s), newSend(), newHL7(), newFHIRPath(), newVersion())
 	return root
 }
 

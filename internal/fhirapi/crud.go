@@ -49,7 +49,8 @@ func readResource(r *http.Request, typ string) (*parsed, error) {
 
 // write stores a new version of typ/id with its audit record in one
 // transaction. build gets the current version (nil when none) and
-// returns the new one, or an error.
+// returns the new one, or an error. A new version with the current
+// content is not stored (putChanged): write returns the current one.
 func (a *api) write(ctx context.Context, typ, id, action string, build func(cur *concord.Resource) (*concord.Resource, error)) (*concord.Resource, error) {
 	tmpl := concord.AuditTemplateFrom(ctx)
 	var out *concord.Resource
@@ -63,8 +64,8 @@ func (a *api) write(ctx context.Context, typ, id, action string, build func(cur 
 			out = nil
 			return err
 		}
-		out = r
-		return a.put(ctx, tx, r, action, tmpl)
+		out, _, err = a.putChanged(ctx, tx, cur, r, action, tmpl)
+		return err
 	})
 	return out, err
 }

@@ -3,12 +3,15 @@
 // (with If-Match and update-as-create), JSON Patch, delete (versioned
 // tombstones),
 // history at instance, type and system level, and the
-// CapabilityStatement; search, transactions and validation come next
-// (see docs/NOTES.md).
+// CapabilityStatement, and transaction and batch Bundles (POST /fhir, also
+// used by concord import through Importer); search and validation come
+// next (see docs/NOTES.md).
 package fhirapi
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/concord-health/concord"
@@ -33,16 +36,29 @@ type Options struct {
 type api struct {
 	store concord.Store
 	opt   Options
+	// match finds the resources a conditional interaction or reference
+	// names: matchTx, or a stand-in in tests.
+	match func(ctx context.Context, tx concord.Tx, typ string, q url.Values) ([]string, error)
+}
+
+// newAPI returns the API over store.
+func newAPI(store concord.Store, opt Options) *api {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	a := &api{store: store, opt: opt}
+	a.match = a.matchTx
+	return a
 }
 
 // Register adds the FHIR routes to r: for every resource type, the
 // instance and type interactions, each guarded by the scope it needs.
 func Register(r Router, store concord.Store, opt Options) {
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	a := &api{store: store, opt: opt}
+	a := newAPI(store, opt)
 	r.Handle("GET /fhir/metadata", concord.Access{Public: true}, http.HandlerFunc(a.metadata))
+	// A batch or transaction mixes types: any caller may post one, and
+	// each entry is authorised (and audited) on its own.
+	r.Handle("POST /fhir", concord.Access{AnyCaller: true, Object: "fhir"}, a.typed("", a.bundle))
 	// The system history spans every type: only a wildcard scope reads it.
 	r.Handle("GET /fhir/_history", concord.Access{
 		Action: concord.Action{ResourceType: "*", Ops: concord.OpRead | concord.OpSearch}, Audit: concord.AuditRead,

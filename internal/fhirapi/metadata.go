@@ -35,7 +35,7 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 		"kind":         "instance",
 		"software":     map[string]string{"name": "Concord", "version": a.opt.Version},
 		"implementation": map[string]string{
-			"description": "Concord clinical store (search, transactions and validation are not in this build yet)",
+			"description": "Concord clinical store (search and validation are not in this build yet)",
 		},
 		"fhirVersion": fhir.FHIRVersion,
 		"format":      []string{"application/fhir+json"},
@@ -44,7 +44,7 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 			"documentation": "FHIR JSON only (no XML). Bearer tokens with SMART scopes; callers limited to one " +
 				"patient's compartment are refused until compartment checks exist.",
 			"resource":    resources,
-			"interaction": []map[string]string{{"code": "history-system"}},
+			"interaction": []map[string]string{{"code": "history-system"}, {"code": "transaction"}, {"code": "batch"}},
 		}},
 	}
 	w.Header().Set("Content-Type", fhirJSON)

@@ -54,17 +54,26 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	if strings.HasPrefix(r.URL.Path, "/fhir/") || r.URL.Path == "/fhir" {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.WriteHeader(m.status)
-		json.NewEncoder(w).Encode(map[string]any{
-			"resourceType": "OperationOutcome",
-			"issue": []map[string]any{{
-				"severity":    "error",
-				"code":        m.issueType,
-				"diagnostics": msg,
-			}},
-		})
+		json.NewEncoder(w).Encode(Outcome(err))
 		return
 	}
 	JSON(w, m.status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+// Outcome returns err as a FHIR OperationOutcome with one issue. When
+// expression is given, it names the element at fault (Bundle.entry[3])
+// and the diagnostics start with it.
+func Outcome(err error, expression ...string) map[string]any {
+	m, ok := mapping[concord.ErrorCode(err)]
+	if !ok {
+		m = mapping[concord.EINTERNAL]
+	}
+	issue := map[string]any{"severity": "error", "code": m.issueType, "diagnostics": concord.ErrorMessage(err)}
+	if len(expression) > 0 {
+		issue["diagnostics"] = strings.Join(expression, ", ") + ": " + concord.ErrorMessage(err)
+		issue["expression"] = expression
+	}
+	return map[string]any{"resourceType": "OperationOutcome", "issue": []map[string]any{issue}}
 }
 
 // JSON writes v as a compact JSON answer with the given status.
