@@ -57,6 +57,10 @@ type Options struct {
 	Now time.Time
 	// Trace receives trace() output; nil drops it.
 	Trace func(name string, c Collection)
+	// Spent, when not nil, is increased by the steps the evaluation took
+	// (also when it fails), so that a caller evaluating many expressions
+	// can bound their total work by lowering MaxSteps as it goes.
+	Spent *int
 	// Strict makes navigation that the definitions do not allow an error
 	// (FHIRPath's semantic checking): an element the type does not have,
 	// a choice element named with its type (valueQuantity: write
@@ -174,6 +178,9 @@ func (x *Expression) EvaluateOn(input, resource Collection, opt *Options) (Colle
 		e.now = time.Now()
 	}
 	out, err := x.eval(e, input)
+	if opt.Spent != nil {
+		*opt.Spent += e.steps
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -619,4 +626,23 @@ func Resource(r JSONRef) (Collection, error) {
 		return nil, err
 	}
 	return Collection{v}, nil
+}
+
+// Element returns an element of a document as an evaluation input, for
+// evaluating an element's invariants on it: val is its JSON value (the
+// zero JSONRef for a primitive given only by extensions), ext the _name
+// object of a primitive (the zero JSONRef when it has none), typ its type
+// and def its definition. A null value counts as absent; the collection
+// is empty when nothing is left.
+func Element(val, ext JSONRef, typ *fhir.TypeDef, def *fhir.ElementDef) Collection {
+	if val.doc != nil && val.Kind() == JSONNull {
+		val = JSONRef{}
+	}
+	if ext.doc != nil && ext.Kind() != JSONObject {
+		ext = JSONRef{}
+	}
+	if val.doc == nil && ext.doc == nil {
+		return Collection{}
+	}
+	return Collection{{kind: KindNode, ref: val, ext: ext, typ: typ, def: def}}
 }
