@@ -2,7 +2,6 @@ package validate
 
 import (
 	"strings"
-	"sync"
 
 	"github.com/concord-health/concord/fhir"
 )
@@ -76,12 +75,3 @@ func systemTyped(c *fhir.ElementDef) string {
 	}
 	return "string"
 }
-
-var elementDef = sync.OnceValue(func() *fhir.TypeDef {
-	t, _ := fhir.Type("Element")
-	return t
-})
-
-// elementTypeDef returns the type of a primitive's _name twin: Element
-// (id and extension).
-func elementTypeDef() *fhir.TypeDef { return elementDef() }

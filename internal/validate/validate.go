@@ -60,7 +60,7 @@ func At(ctx context.Context, r fhirpath.JSONRef) []concord.Issue {
 	v := &validator{ctx: ctx}
 	v.opt.Context = ctx
 	v.opt.Spent = &v.steps
-	v.resource(r)
+	v.resource(r, false)
 	return v.result()
 }
 

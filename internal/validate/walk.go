@@ -28,6 +28,8 @@ type validator struct {
 	// scratch holds the members of the object at each depth.
 	scratch [][]member
 
+	contained bool // the resource whose invariants are evaluated is contained
+
 	opt       fhirpath.Options
 	steps     int  // spent on invariants
 	outOfWork bool // MaxInvariantSteps spent
@@ -94,8 +96,9 @@ func (v *validator) pop(n int) { v.path = v.path[:n] }
 
 // resource checks a resource: at the top, contained, in a Bundle entry or
 // a Parameters parameter. The path is where it is (empty at the top,
-// where the resource type starts it).
-func (v *validator) resource(r fhirpath.JSONRef) {
+// where the resource type starts it). A contained resource is not asked
+// for its own narrative (dom-6): its container's covers it.
+func (v *validator) resource(r fhirpath.JSONRef, contained bool) {
 	top := len(v.path) == 0
 	if r.Kind() != fhirpath.JSONObject {
 		v.errorf(CodeStructure, "a resource must be a JSON object, not %s", kindName(r.Kind()))
@@ -119,7 +122,9 @@ func (v *validator) resource(r fhirpath.JSONRef) {
 	saved := v.res
 	v.res, _ = fhirpath.Resource(r)
 	v.object(r, t.Root(), t, true)
+	v.contained = contained
 	v.invariants(r, fhirpath.JSONRef{}, t, t.Root())
+	v.contained = false
 	v.res = saved
 }
 
@@ -230,6 +235,9 @@ func (v *validator) member(m *member, def *fhir.ElementDef, typ *fhir.TypeDef) {
 	n := v.push(m.name)
 	defer v.pop(n)
 	c, code, ok := lookup(def, typ, m.name)
+	if ok && c.Owner.Kind == fhir.KindPrimitive && c.Name == "value" {
+		ok = false // a primitive's value is the JSON value itself
+	}
 	if !ok {
 		if m.hasVal {
 			v.errorf(CodeStructure, "unknown element %q", clip(m.name))
@@ -357,7 +365,7 @@ func (v *validator) value(c *fhir.ElementDef, et elemType, val fhirpath.JSONRef,
 				v.errorf(CodeStructure, "the _%s twin must be a JSON object with id and extension", c.Name)
 				hasExt = false
 			} else {
-				v.object(ext, nil, elementTypeDef(), false)
+				v.object(ext, nil, t, false)
 			}
 		}
 		if !hasVal && (!hasExt || !hasMember(ext, "extension")) {
@@ -368,7 +376,7 @@ func (v *validator) value(c *fhir.ElementDef, et elemType, val fhirpath.JSONRef,
 			v.bindCode(c, val.String())
 		}
 	case et.resource:
-		v.resource(val)
+		v.resource(val, c.Name == "contained")
 	default:
 		if val.Kind() != fhirpath.JSONObject {
 			v.errorf(CodeStructure, "%s must be a JSON object, not %s", c.Path, kindName(val.Kind()))
@@ -409,7 +417,7 @@ func (v *validator) cardinality(ms []member, def *fhir.ElementDef, typ *fhir.Typ
 				if names == 1 {
 					first = ms[i].name
 				} else if c.IsChoice() {
-					v.errorf(CodeStructure, "%s is a choice: %s and %s cannot both be given", c.Name, first, ms[i].name)
+					v.add(concord.SeverityError, CodeStructure, "."+ms[i].name, "%s is a choice: %s and %s cannot both be given", c.Name, first, ms[i].name)
 				}
 			}
 		}
