@@ -461,31 +461,36 @@ func appendElement(e *env, obj JSONRef, key string, d *fhir.ElementDef, typeCode
 		out = append(out, item)
 		return nil
 	}
+	// Arrays are walked item by item (Index would make a long one
+	// quadratic), the _name array in step with the values.
+	var err error
 	switch {
 	case hasVal && val.Kind() == JSONArray:
-		n := val.Len()
-		for i := 0; i < n; i++ {
-			v, _ := val.Index(i)
+		var xs []JSONRef
+		if hasExt && ext.Kind() == JSONArray {
+			xs = make([]JSONRef, 0, ext.Len())
+			ext.Each(func(_ string, x JSONRef) bool { xs = append(xs, x); return true })
+		}
+		i := 0
+		val.Each(func(_ string, v JSONRef) bool {
 			var x JSONRef
-			if hasExt && ext.Kind() == JSONArray {
-				x, _ = ext.Index(i)
+			if i < len(xs) {
+				x = xs[i]
 			}
-			if err := add(v, x); err != nil {
-				return nil, err
-			}
-		}
+			i++
+			err = add(v, x)
+			return err == nil
+		})
 	case !hasVal && hasExt && ext.Kind() == JSONArray:
-		n := ext.Len()
-		for i := 0; i < n; i++ {
-			x, _ := ext.Index(i)
-			if err := add(JSONRef{}, x); err != nil {
-				return nil, err
-			}
-		}
+		ext.Each(func(_ string, x JSONRef) bool {
+			err = add(JSONRef{}, x)
+			return err == nil
+		})
 	default:
-		if err := add(val, ext); err != nil {
-			return nil, err
-		}
+		err = add(val, ext)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -10,16 +10,18 @@ import (
 )
 
 // rewritten replaces the expressions of constraints whose R4 text fails
-// on valid data, with the form later FHIR versions adopted (same meaning):
-// R4's tim-9 uses `when in (...)`, an error when when repeats; R4's dom-3
-// uses descendants().as(canonical), an error on more than one item (R4B
-// reads ofType).
+// on valid data or costs too much, keeping their meaning. R4's tim-9 uses
+// `when in (...)`, an error when when repeats (this is the later
+// versions' form). R4's dom-3 uses descendants().as(canonical), an error
+// on more than one item (R4B reads ofType), and walks the resource's
+// descendants four times for each contained resource: here the
+// descendants and the references among them are collected once (the
+// context of dom-3 is the resource, so its descendants are %resource's).
 var rewritten = map[string]string{
 	"tim-9": "offset.empty() or (when.exists() and when.select($this in ('C' | 'CM' | 'CD' | 'CV')).allFalse())",
-	"dom-3": "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().ofType(canonical) | " +
-		"%resource.descendants().ofType(uri) | %resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or " +
-		"descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) = '#').exists()).not())" +
-		".trace('unmatched', id).empty()",
+	"dom-3": "defineVariable('d', descendants()).defineVariable('refs', %d.reference | %d.ofType(canonical) | %d.ofType(uri) | %d.ofType(url))" +
+		".contained.where((('#'+id in %refs) or descendants().where(reference = '#').exists() or " +
+		"descendants().where(ofType(canonical) = '#').exists()).not()).empty()",
 }
 
 // native are the constraints checked without FHIRPath. ele-1 (a value or
@@ -144,7 +146,12 @@ func (v *validator) invariants(val, ext fhirpath.JSONRef, typ *fhir.TypeDef, def
 			v.add(concord.SeverityWarning, CodeInvariant, "", "%s could not be checked: %v", inv.c.Key, inv.err)
 			continue
 		}
-		left := MaxInvariantSteps - v.steps
+		if v.ctx != nil && v.ctx.Err() != nil {
+			v.outOfWork = true
+			v.add(concord.SeverityWarning, CodeTooCostly, "", "invariants from here on were not checked: %v", v.ctx.Err())
+			return
+		}
+		left := v.budget - v.steps
 		if left <= 0 {
 			v.outOfWork = true
 			v.add(concord.SeverityWarning, CodeTooCostly, "", "invariants from here on were not checked: the work limit of one validation was reached")
@@ -153,7 +160,7 @@ func (v *validator) invariants(val, ext fhirpath.JSONRef, typ *fhir.TypeDef, def
 		v.opt.MaxSteps = min(left, maxStepsPerInvariant)
 		out, err := inv.x.EvaluateOn(in, v.res, &v.opt)
 		if err != nil {
-			if errors.Is(err, fhirpath.ErrTooMuchWork) && v.steps >= MaxInvariantSteps {
+			if errors.Is(err, fhirpath.ErrTooMuchWork) && v.steps >= v.budget {
 				continue // reported on the next one
 			}
 			if v.ctx != nil && v.ctx.Err() != nil {

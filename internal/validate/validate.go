@@ -40,13 +40,17 @@ const (
 	// MaxIssues caps the errors listed, and separately the warnings. At
 	// the cap for errors validation stops, with one more issue saying so.
 	MaxIssues = 100
-	// MaxInvariantSteps bounds the FHIRPath steps spent on invariants in
-	// one validation (the document's own checks are linear in its size).
-	// Invariants left when it is spent are skipped with a warning.
-	MaxInvariantSteps = 20_000_000
+	// InvariantSteps and InvariantStepsPerByte bound the FHIRPath steps
+	// spent on invariants in one validation: InvariantSteps plus
+	// InvariantStepsPerByte for each byte of the resource's JSON (the
+	// other checks are linear in its size). The Synthea bundles need
+	// about one step for every seven bytes. Invariants left when the
+	// budget is spent are skipped with a warning.
+	InvariantSteps        = 1_000_000
+	InvariantStepsPerByte = 0.5
 	// maxStepsPerInvariant bounds one invariant's evaluation; one that
 	// needs more gives a warning.
-	maxStepsPerInvariant = 2_000_000
+	maxStepsPerInvariant = 1_000_000
 )
 
 // Resource validates the resource a document holds.
@@ -57,7 +61,7 @@ func Resource(ctx context.Context, doc *fhirpath.Doc) []concord.Issue {
 // At validates the resource at r (a JSON object with a resourceType).
 // ctx bounds the evaluation of invariants in time.
 func At(ctx context.Context, r fhirpath.JSONRef) []concord.Issue {
-	v := &validator{ctx: ctx}
+	v := &validator{ctx: ctx, budget: InvariantSteps + int(InvariantStepsPerByte*float64(len(r.JSON())))}
 	v.opt.Context = ctx
 	v.opt.Spent = &v.steps
 	v.resource(r, false)

@@ -32,7 +32,8 @@ type validator struct {
 
 	opt       fhirpath.Options
 	steps     int  // spent on invariants
-	outOfWork bool // MaxInvariantSteps spent
+	budget    int  // steps allowed
+	outOfWork bool // budget spent
 }
 
 // member is one element of an object: its value and its _name twin,
