@@ -88,6 +88,9 @@ func (a *api) put(ctx context.Context, tx concord.Tx, r *concord.Resource, actio
 
 func (a *api) create(w http.ResponseWriter, r *http.Request, typ string) {
 	p, err := readResource(r, typ)
+	if err == nil {
+		err = checkResource(r.Context(), p)
+	}
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
@@ -115,6 +118,9 @@ func (a *api) update(w http.ResponseWriter, r *http.Request, typ string) {
 		return
 	}
 	p, err := readResource(r, typ)
+	if err == nil {
+		err = checkResource(r.Context(), p)
+	}
 	if err != nil {
 		httperr.Write(w, r, err)
 		return

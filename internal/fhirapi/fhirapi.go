@@ -2,9 +2,9 @@
 // store's front door. This first part serves create, read, vread, update
 // (with If-Match and update-as-create), JSON Patch, delete (versioned
 // tombstones),
-// history at instance, type and system level, and the
-// CapabilityStatement; search, transactions and validation come next
-// (see docs/NOTES.md).
+// history at instance, type and system level, the
+// CapabilityStatement, validation of every write and $validate; search
+// and transactions come next (see docs/NOTES.md).
 package fhirapi
 
 import (
@@ -63,6 +63,8 @@ func Register(r Router, store concord.Store, opt Options) {
 		r.Handle("GET "+base+"/{id}/_history/{vid}", access(concord.OpRead, concord.AuditRead), a.typed(t, a.vread))
 		r.Handle("GET "+base+"/{id}/_history", access(concord.OpRead, concord.AuditRead), a.typed(t, a.historyInstance))
 		r.Handle("GET "+base+"/_history", access(concord.OpRead|concord.OpSearch, concord.AuditRead), a.typed(t, a.historyType))
+		r.Handle("POST "+base+"/$validate", access(concord.OpRead, concord.AuditExecute), a.typed(t, a.validateOp))
+		r.Handle("POST "+base+"/{id}/$validate", access(concord.OpRead, concord.AuditExecute), a.typed(t, a.validateOp))
 	}
 }
 
