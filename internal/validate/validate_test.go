@@ -47,6 +47,7 @@ func TestValid(t *testing.T) {
 		"primitive only by extension": `{"resourceType":"Patient",` + narrative + `,"_birthDate":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"unknown"}]}}`,
 		"contained and referenced": `{"resourceType":"Observation",` + narrative + `,"status":"final","code":{"text":"x"},
 			"contained":[{"resourceType":"Patient","id":"p"}],"subject":{"reference":"#p"}}`,
+		"narrative with an id": `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>","_div":{"id":"d"}}}`,
 		"unexpanded value set": `{"resourceType":"Patient",` + narrative + `,"photo":[{"contentType":"application/x-synthetic","data":"QUJD\nREVG"}]}`,
 	} {
 		if issues := check(t, src); len(issues) != 0 {
@@ -142,6 +143,8 @@ func TestViolations(t *testing.T) {
 			CodeInvariant, "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity", "sqty-1"},
 		{"extension with value and extensions", `{"resourceType":"Patient","extension":[{"url":"http://example.org/x","valueString":"a","extension":[{"url":"y","valueString":"b"}]}]}`,
 			CodeInvariant, "Patient.extension[0]", "ext-1"},
+		{"extension with neither value nor extensions", `{"resourceType":"Patient","modifierExtension":[{"url":"http://example.org/x"}]}`,
+			CodeInvariant, "Patient.modifierExtension[0]", "ext-1"},
 		{"narrative not XHTML", `{"resourceType":"Patient","text":{"status":"generated","div":"<p>x</p>"}}`, CodeInvariant, "Patient.text.div", "txt-1"},
 		{"contained not referenced", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"contained":[{"resourceType":"Patient","id":"p"}]}`, CodeInvariant, "Observation", "dom-3"},
 		{"contained in contained", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"#p"},"contained":[{"resourceType":"Patient","id":"p","contained":[{"resourceType":"Organization","id":"o"}]}]}`,

@@ -409,6 +409,9 @@ func (v *validator) value(c *fhir.ElementDef, et elemType, val fhirpath.JSONRef,
 // choice element is given once.
 func (v *validator) cardinality(ms []member, def *fhir.ElementDef, typ *fhir.TypeDef) {
 	for _, c := range childDefs(def, typ) {
+		if c.Owner.Kind == fhir.KindPrimitive && c.Name == "value" {
+			continue // in a _name twin: the value is beside it
+		}
 		count, names := 0, 0
 		first := ""
 		for i := range ms {
