@@ -97,6 +97,8 @@ func TestViolations(t *testing.T) {
 		{"required element", `{"resourceType":"Observation","code":{"text":"x"}}`, CodeRequired, "Observation.status", "required"},
 		{"required in a backbone element", `{"resourceType":"Patient","link":[{"type":"seealso"}]}`, CodeRequired, "Patient.link[0].other", "required"},
 		{"required choice", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"component":[{"code":{"text":"y"}}],"referenceRange":[{"text":"r"}]}`, "", "", ""},
+		{"required choice missing", `{"resourceType":"Questionnaire","status":"draft","item":[{"linkId":"1","type":"string","enableWhen":[{"question":"0","operator":"exists"}]}]}`,
+			CodeRequired, "Questionnaire.item[0].enableWhen[0].answer", "required"},
 		{"two choices", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueString":"a","valueBoolean":true}`, CodeStructure, "Observation.valueBoolean", "choice"},
 		{"choice without its type", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"value":"a"}`, CodeStructure, "Observation.value", "such as value"},
 		{"extension without url", `{"resourceType":"Patient","extension":[{"valueString":"x"}]}`, CodeRequired, "Patient.extension[0].url", "required"},

@@ -271,6 +271,7 @@ func (v *validator) member(m *member, def *fhir.ElementDef, typ *fhir.TypeDef) {
 	}
 	if (m.hasVal && m.val.Kind() == fhirpath.JSONArray) || (m.hasExt && m.ext.Kind() == fhirpath.JSONArray) {
 		v.errorf(CodeStructure, "%s has at most one value: it must not be a JSON array", c.Path)
+		m.count = 1 // given, though wrongly: not also "required"
 		return
 	}
 	if m.hasVal && m.val.Kind() == fhirpath.JSONNull {
@@ -297,6 +298,7 @@ func (v *validator) array(m *member, c *fhir.ElementDef, et elemType) {
 		}
 		if side.r.Kind() != fhirpath.JSONArray {
 			v.errorf(CodeStructure, "%s repeats: %s must be a JSON array", c.Path, side.key)
+			m.count = 1 // given, though wrongly: not also "required"
 			return
 		}
 		if side.r.Len() == 0 {
@@ -306,6 +308,7 @@ func (v *validator) array(m *member, c *fhir.ElementDef, et elemType) {
 	}
 	if m.hasVal && m.hasExt && m.val.Len() != m.ext.Len() {
 		v.errorf(CodeStructure, "%s has %d items and _%s %d: they must match", m.name, m.val.Len(), m.name, m.ext.Len())
+		m.count = m.val.Len()
 		return
 	}
 	n := 0
@@ -426,10 +429,7 @@ func (v *validator) cardinality(ms []member, def *fhir.ElementDef, typ *fhir.Typ
 			}
 		}
 		if count < c.Min {
-			name := c.Name
-			if c.IsChoice() {
-				name = strings.TrimSuffix(name, "[x]") + "[x]"
-			}
+			name := strings.TrimSuffix(c.Name, "[x]") // a choice is named without [x] in FHIRPath
 			if count == 0 {
 				v.add(concord.SeverityError, CodeRequired, "."+name, "%s is required (minimum %d)", c.Path, c.Min)
 			} else {
