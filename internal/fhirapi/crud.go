@@ -37,13 +37,18 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// readResource reads and checks a request's resource body.
+// readResource reads and checks a request's resource body, validated
+// against the R4 definitions.
 func readResource(r *http.Request, typ string) (*parsed, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
 	}
-	return parseResource(body, typ)
+	p, err := parseResource(body, typ)
+	if err == nil {
+		err = validateResource(r.Context(), p.doc.Root())
+	}
+	return p, err
 }
 
 // write stores a new version of typ/id with its audit record in one
@@ -88,9 +93,6 @@ func (a *api) put(ctx context.Context, tx concord.Tx, r *concord.Resource, actio
 
 func (a *api) create(w http.ResponseWriter, r *http.Request, typ string) {
 	p, err := readResource(r, typ)
-	if err == nil {
-		err = checkResource(r.Context(), p)
-	}
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
@@ -118,9 +120,6 @@ func (a *api) update(w http.ResponseWriter, r *http.Request, typ string) {
 		return
 	}
 	p, err := readResource(r, typ)
-	if err == nil {
-		err = checkResource(r.Context(), p)
-	}
 	if err != nil {
 		httperr.Write(w, r, err)
 		return

@@ -48,7 +48,7 @@ func (a *api) patch(w http.ResponseWriter, r *http.Request, typ string) {
 		}
 		p, err := parseResource(out, typ)
 		if err == nil {
-			err = checkResource(r.Context(), p)
+			err = validateResource(r.Context(), p.doc.Root())
 		}
 		if err != nil {
 			return nil, err

@@ -14,12 +14,13 @@ import (
 	"github.com/concord-health/concord/internal/validate"
 )
 
-// checkResource validates a resource about to be stored against the R4
-// definitions: any error-severity issue refuses it (EINVALID, 400) with
-// every issue, warnings included, in the OperationOutcome. Warnings alone
-// do not stop a write.
-func checkResource(ctx context.Context, p *parsed) error {
-	issues := validate.Resource(ctx, p.doc)
+// validateResource validates a resource about to be stored against the
+// R4 definitions: any error-severity issue refuses it (EINVALID, 400)
+// with every issue, warnings included, in the OperationOutcome. Warnings
+// alone do not stop a write. Every path that stores a resource calls it
+// (create and update through readResource, patch).
+func validateResource(ctx context.Context, res fhirpath.JSONRef) error {
+	issues := validate.At(ctx, res)
 	if !validate.HasErrors(issues) {
 		return nil
 	}
