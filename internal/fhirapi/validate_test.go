@@ -37,7 +37,7 @@ func testAPI(t *testing.T) *httptest.Server {
 	return srv
 }
 
-type outcome struct {
+type opOutcome struct {
 	ResourceType string
 	Issue        []struct {
 		Severity, Code, Diagnostics string
@@ -61,17 +61,17 @@ func do(t *testing.T, srv *httptest.Server, method, path, contentType, body stri
 	return resp.StatusCode, string(b)
 }
 
-func parseOutcome(t *testing.T, body string) outcome {
+func parseOutcome(t *testing.T, body string) opOutcome {
 	t.Helper()
-	var oo outcome
+	var oo opOutcome
 	if err := json.Unmarshal([]byte(body), &oo); err != nil || oo.ResourceType != "OperationOutcome" {
 		t.Fatalf("not an OperationOutcome: %s", body)
 	}
 	return oo
 }
 
-// has tells whether an outcome has an issue of severity and code at expr.
-func (oo outcome) has(severity, code, expr string) bool {
+// has tells whether an opOutcome has an issue of severity and code at expr.
+func (oo opOutcome) has(severity, code, expr string) bool {
 	for _, is := range oo.Issue {
 		if is.Severity == severity && is.Code == code && (expr == "" && len(is.Expression) == 0 || len(is.Expression) == 1 && is.Expression[0] == expr) {
 			return true
@@ -80,8 +80,8 @@ func (oo outcome) has(severity, code, expr string) bool {
 	return false
 }
 
-// hasErrors tells whether an outcome has an error issue.
-func (oo outcome) hasErrors() bool {
+// hasErrors tells whether an opOutcome has an error issue.
+func (oo opOutcome) hasErrors() bool {
 	for _, is := range oo.Issue {
 		if is.Severity == "error" {
 			return true
@@ -165,7 +165,7 @@ func TestValidateOperation(t *testing.T) {
 	withID := func(src, id string) string { return strings.Replace(src, `"Patient",`, `"Patient","id":"`+id+`",`, 1) }
 	cases := []struct {
 		name, path, body     string
-		severity, code, expr string // an issue the outcome must have
+		severity, code, expr string // an issue the opOutcome must have
 		noErrors             bool
 	}{
 		{"clean resource", "/fhir/Patient/$validate", goodPatient, "information", "informational", "", true},
