@@ -25,10 +25,13 @@ const (
 
 // Error is a failure with a code from the taxonomy above and a message that
 // is safe to show to the caller. Err keeps the underlying cause for logs.
+// Issues, when set, are the individual problems found in the input (each
+// with its location), which the front doors report one by one.
 type Error struct {
 	Code    string
 	Message string
 	Err     error
+	Issues  []Issue
 }
 
 // Error returns the message, followed by the cause when there is one.
@@ -80,6 +83,16 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// ErrorIssues returns the issues of the first *Error in err's chain, nil
+// when it has none.
+func ErrorIssues(err error) []Issue {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Issues
+	}
+	return nil
 }
 
 // IsRetryable reports whether an operation that failed with err may succeed

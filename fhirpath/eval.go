@@ -47,9 +47,13 @@ type Options struct {
 	Context context.Context
 	// Variables are the %name variables the caller defines, besides the
 	// ones FHIRPath and FHIR define.
-	Variables   map[string]Collection
-	Resolver    Resolver
-	Terminology Terminology
+	Variables map[string]Collection
+	// RootResource, when set, is %rootResource: the resource that contains
+	// the one evaluated (a contained resource's container). Otherwise
+	// %rootResource is %resource.
+	RootResource Collection
+	Resolver     Resolver
+	Terminology  Terminology
 	// MaxSteps bounds the work; 0 means DefaultMaxSteps.
 	MaxSteps int
 	// Now is the moment now(), today() and timeOfDay() give; the zero
@@ -57,6 +61,10 @@ type Options struct {
 	Now time.Time
 	// Trace receives trace() output; nil drops it.
 	Trace func(name string, c Collection)
+	// Spent, when not nil, is increased by the steps the evaluation took
+	// (also when it fails), so that a caller evaluating many expressions
+	// can bound their total work by lowering MaxSteps as it goes.
+	Spent *int
 	// Strict makes navigation that the definitions do not allow an error
 	// (FHIRPath's semantic checking): an element the type does not have,
 	// a choice element named with its type (valueQuantity: write
@@ -174,6 +182,9 @@ func (x *Expression) EvaluateOn(input, resource Collection, opt *Options) (Colle
 		e.now = time.Now()
 	}
 	out, err := x.eval(e, input)
+	if opt.Spent != nil {
+		*opt.Spent += e.steps
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -454,31 +465,36 @@ func appendElement(e *env, obj JSONRef, key string, d *fhir.ElementDef, typeCode
 		out = append(out, item)
 		return nil
 	}
+	// Arrays are walked item by item (Index would make a long one
+	// quadratic), the _name array in step with the values.
+	var err error
 	switch {
 	case hasVal && val.Kind() == JSONArray:
-		n := val.Len()
-		for i := 0; i < n; i++ {
-			v, _ := val.Index(i)
+		var xs []JSONRef
+		if hasExt && ext.Kind() == JSONArray {
+			xs = make([]JSONRef, 0, ext.Len())
+			ext.Each(func(_ string, x JSONRef) bool { xs = append(xs, x); return true })
+		}
+		i := 0
+		val.Each(func(_ string, v JSONRef) bool {
 			var x JSONRef
-			if hasExt && ext.Kind() == JSONArray {
-				x, _ = ext.Index(i)
+			if i < len(xs) {
+				x = xs[i]
 			}
-			if err := add(v, x); err != nil {
-				return nil, err
-			}
-		}
+			i++
+			err = add(v, x)
+			return err == nil
+		})
 	case !hasVal && hasExt && ext.Kind() == JSONArray:
-		n := ext.Len()
-		for i := 0; i < n; i++ {
-			x, _ := ext.Index(i)
-			if err := add(JSONRef{}, x); err != nil {
-				return nil, err
-			}
-		}
+		ext.Each(func(_ string, x JSONRef) bool {
+			err = add(JSONRef{}, x)
+			return err == nil
+		})
 	default:
-		if err := add(val, ext); err != nil {
-			return nil, err
-		}
+		err = add(val, ext)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -573,7 +589,12 @@ func (c *compiler) variable(n *Var) (evalFn, error) {
 			return v, nil
 		}
 		switch name {
-		case "resource", "rootResource", "context":
+		case "rootResource":
+			if e.opt.RootResource != nil {
+				return e.opt.RootResource, nil
+			}
+			return e.root, nil
+		case "resource", "context":
 			return e.root, nil
 		}
 		if constant != nil {
@@ -619,4 +640,23 @@ func Resource(r JSONRef) (Collection, error) {
 		return nil, err
 	}
 	return Collection{v}, nil
+}
+
+// Element returns an element of a document as an evaluation input, for
+// evaluating an element's invariants on it: val is its JSON value (the
+// zero JSONRef for a primitive given only by extensions), ext the _name
+// object of a primitive (the zero JSONRef when it has none), typ its type
+// and def its definition. A null value counts as absent; the collection
+// is empty when nothing is left.
+func Element(val, ext JSONRef, typ *fhir.TypeDef, def *fhir.ElementDef) Collection {
+	if val.doc != nil && val.Kind() == JSONNull {
+		val = JSONRef{}
+	}
+	if ext.doc != nil && ext.Kind() != JSONObject {
+		ext = JSONRef{}
+	}
+	if val.doc == nil && ext.doc == nil {
+		return Collection{}
+	}
+	return Collection{{kind: KindNode, ref: val, ext: ext, typ: typ, def: def}}
 }

@@ -98,8 +98,8 @@ func init() {
 				return nil, err
 			}
 			for _, v := range in {
-				if !containsValue(other, v) {
-					return bools(false), nil
+				if ok, err := e.contains(other, v); err != nil || !ok {
+					return bools(false), err
 				}
 			}
 			return bools(true), nil
@@ -110,8 +110,8 @@ func init() {
 				return nil, err
 			}
 			for _, v := range other {
-				if !containsValue(in, v) {
-					return bools(false), nil
+				if ok, err := e.contains(in, v); err != nil || !ok {
+					return bools(false), err
 				}
 			}
 			return bools(true), nil
@@ -119,9 +119,10 @@ func init() {
 		"count": {0, 0, false, func(e *env, c *call, in Collection) (Collection, error) {
 			return Collection{intValue(int64(len(in)))}, nil
 		}},
-		"distinct": {0, 0, false, func(e *env, c *call, in Collection) (Collection, error) { return union(in, nil), nil }},
+		"distinct": {0, 0, false, func(e *env, c *call, in Collection) (Collection, error) { return union(e, in, nil) }},
 		"isDistinct": {0, 0, false, func(e *env, c *call, in Collection) (Collection, error) {
-			return bools(len(union(in, nil)) == len(in)), nil
+			u, err := union(e, in, nil)
+			return bools(len(u) == len(in)), err
 		}},
 
 		// Filtering and projection (5.2).
@@ -151,7 +152,11 @@ func init() {
 				var next Collection
 				err := c.each(e, queue, 0, func(_ int, _ Value, r Collection) (bool, error) {
 					for _, v := range r {
-						if !containsValue(out, v) {
+						seen, err := e.contains(out, v)
+						if err != nil {
+							return false, err
+						}
+						if !seen {
 							out = append(out, v)
 							next = append(next, v)
 						}
@@ -200,7 +205,11 @@ func init() {
 			}
 			var out Collection
 			for _, v := range in {
-				if containsValue(other, v) && !containsValue(out, v) {
+				inOther, err := e.contains(other, v)
+				if err != nil {
+					return nil, err
+				}
+				if inOther && !containsValue(out, v) {
 					out = append(out, v)
 				}
 			}
@@ -213,7 +222,11 @@ func init() {
 			}
 			var out Collection
 			for _, v := range in {
-				if !containsValue(other, v) {
+				inOther, err := e.contains(other, v)
+				if err != nil {
+					return nil, err
+				}
+				if !inOther {
 					out = append(out, v)
 				}
 			}
@@ -223,7 +236,10 @@ func init() {
 		// Combining (5.4).
 		"union": {1, 1, false, func(e *env, c *call, in Collection) (Collection, error) {
 			other, err := c.arg(e, 0)
-			return union(in, other), err
+			if err != nil {
+				return nil, err
+			}
+			return union(e, in, other)
 		}},
 		"combine": {1, 1, false, func(e *env, c *call, in Collection) (Collection, error) {
 			other, err := c.arg(e, 0)

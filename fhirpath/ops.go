@@ -119,7 +119,7 @@ func (c *compiler) binary(n *Binary) (evalFn, error) {
 			if err != nil {
 				return nil, err
 			}
-			return union(a, b), nil
+			return union(e, a, b)
 		}, nil
 	case "in", "contains":
 		return func(e *env, focus Collection) (Collection, error) {
@@ -269,16 +269,29 @@ func singletonString(pos int, c Collection) (string, error) {
 }
 
 // union combines two collections without duplicates, in order.
-func union(a, b Collection) Collection {
+func union(e *env, a, b Collection) (Collection, error) {
 	out := make(Collection, 0, len(a)+len(b))
 	for _, c := range [2]Collection{a, b} {
 		for _, v := range c {
-			if !containsValue(out, v) {
+			in, err := e.contains(out, v)
+			if err != nil {
+				return nil, err
+			}
+			if !in {
 				out = append(out, v)
 			}
 		}
 	}
-	return out
+	return out, nil
+}
+
+// contains is containsValue counting its comparisons as steps, for the
+// functions whose work grows with the square of their input.
+func (e *env) contains(c Collection, v Value) (bool, error) {
+	if err := e.step(len(c) + 1); err != nil {
+		return false, err
+	}
+	return containsValue(c, v), nil
 }
 
 func containsValue(c Collection, v Value) bool {

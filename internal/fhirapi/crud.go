@@ -38,13 +38,18 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// readResource reads and checks a request's resource body.
+// readResource reads and checks a request's resource body, validated
+// against the R4 definitions.
 func readResource(r *http.Request, typ string) (*parsed, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
 	}
-	return parseResource(body, typ)
+	p, err := parseResource(body, typ)
+	if err == nil {
+		err = validateResource(r.Context(), p.doc.Root())
+	}
+	return p, err
 }
 
 // write stores a new version of typ/id with its audit record in one

@@ -1,11 +1,11 @@
 // Package fhirapi is the FHIR R4 REST API under /fhir: the clinical
-// store's front door. This first part serves create, read, vread, update
-// (with If-Match and update-as-create), JSON Patch, delete (versioned
-// tombstones),
-// history at instance, type and system level, and the
-// CapabilityStatement, and transaction and batch Bundles (POST /fhir, also
-// used by concord import through Importer); search and validation come
-// next (see docs/NOTES.md).
+// store's front door. It serves create, read, vread, update (with
+// If-Match and update-as-create), JSON Patch, delete (versioned
+// tombstones), history at instance, type and system level, the CapabilityStatement,
+// search (see internal/search), conditional interactions, transaction
+// and batch Bundles (POST /fhir, also used by concord import through
+// Importer), and validation of every write with $validate (see
+// docs/NOTES.md).
 package fhirapi
 
 import (
@@ -83,6 +83,8 @@ func Register(r Router, store concord.Store, opt Options) {
 		r.Handle("GET "+base+"/{id}/_history/{vid}", access(concord.OpRead, concord.AuditRead), a.compartmented(t, a.vread))
 		r.Handle("GET "+base+"/{id}/_history", access(concord.OpRead, concord.AuditRead), a.typed(t, a.historyInstance))
 		r.Handle("GET "+base+"/_history", access(concord.OpRead|concord.OpSearch, concord.AuditRead), a.typed(t, a.historyType))
+		r.Handle("POST "+base+"/$validate", access(concord.OpRead, concord.AuditExecute), a.typed(t, a.validateOp))
+		r.Handle("POST "+base+"/{id}/$validate", access(concord.OpRead, concord.AuditExecute), a.typed(t, a.validateOp))
 	}
 	// Compartment searches: GET /fhir/Patient/123/Observation and the
 	// like, one route per compartment and member type.

@@ -26,6 +26,7 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 			"conditionalCreate": false,
 			"conditionalUpdate": false,
 			"conditionalDelete": "not-supported",
+			"operation":         validateOperation,
 		})
 	}
 	cs := map[string]any{
@@ -35,7 +36,7 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 		"kind":         "instance",
 		"software":     map[string]string{"name": "Concord", "version": a.opt.Version},
 		"implementation": map[string]string{
-			"description": "Concord clinical store (search and validation are not in this build yet)",
+			"description": "Concord clinical store",
 		},
 		"fhirVersion": fhir.FHIRVersion,
 		"format":      []string{"application/fhir+json"},

@@ -47,6 +47,9 @@ func (a *api) patch(w http.ResponseWriter, r *http.Request, typ string) {
 			return nil, concord.Errorf(concord.EINVALID, "%v", err)
 		}
 		p, err := parseResource(out, typ)
+		if err == nil {
+			err = validateResource(r.Context(), p.doc.Root())
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -34,6 +34,12 @@ func (a *api) process(ctx context.Context, b *bundleRequest, p *concord.Principa
 				denied = append(denied, e)
 			}
 		}
+		// Validation, before the store transaction: an entry's resource
+		// must conform as a single write's must (references to other
+		// entries are still urn:uuid here, which is a valid reference).
+		if e.err == nil && (e.method == "POST" || e.method == "PUT") {
+			e.err = validateResource(ctx, e.res)
+		}
 		if e.err == nil && (e.method == "POST" || (e.method == "PUT" && e.cond != nil)) {
 			id, err := concord.NewID(now)
 			if err != nil {

@@ -51,22 +51,63 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="concord"`)
 	}
 	msg := concord.ErrorMessage(err)
+	issues := concord.ErrorIssues(err)
 	if strings.HasPrefix(r.URL.Path, "/fhir/") || r.URL.Path == "/fhir" {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.WriteHeader(m.status)
 		json.NewEncoder(w).Encode(Outcome(err))
 		return
 	}
-	JSON(w, m.status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	body := map[string]any{"code": code, "message": msg}
+	if len(issues) > 0 {
+		body["issues"] = issues
+	}
+	JSON(w, m.status, map[string]any{"error": body})
 }
 
-// Outcome returns err as a FHIR OperationOutcome with one issue. When
-// expression is given, it names the element at fault (Bundle.entry[3])
-// and the diagnostics start with it.
+// OperationOutcome returns issues as a FHIR OperationOutcome, ready to
+// encode as JSON. An issue without a severity is an error; one without a
+// code gets defaultCode (the issue type of the error's taxonomy code).
+func OperationOutcome(issues []concord.Issue, defaultCode string) map[string]any {
+	out := make([]map[string]any, 0, len(issues))
+	for _, is := range issues {
+		sev, c := is.Severity, is.Code
+		if sev == "" {
+			sev = concord.SeverityError
+		}
+		if c == "" {
+			c = defaultCode
+		}
+		o := map[string]any{"severity": sev, "code": c}
+		if is.Diagnostics != "" {
+			o["diagnostics"] = is.Diagnostics
+		}
+		if is.Expression != "" {
+			o["expression"] = []string{is.Expression}
+		}
+		out = append(out, o)
+	}
+	return map[string]any{"resourceType": "OperationOutcome", "issue": out}
+}
+
+// Outcome returns err as a FHIR OperationOutcome: the issues it carries
+// (a validation's), or one issue with its message. When expression is
+// given, it names the element at fault (Bundle.entry[3]) and the
+// diagnostics start with it.
 func Outcome(err error, expression ...string) map[string]any {
 	m, ok := mapping[concord.ErrorCode(err)]
 	if !ok {
 		m = mapping[concord.EINTERNAL]
+	}
+	if issues := concord.ErrorIssues(err); len(issues) > 0 {
+		if len(expression) > 0 {
+			at := strings.Join(expression, ", ")
+			issues = append([]concord.Issue(nil), issues...)
+			for i := range issues {
+				issues[i].Diagnostics = at + ": " + issues[i].Diagnostics
+			}
+		}
+		return OperationOutcome(issues, m.issueType)
 	}
 	issue := map[string]any{"severity": "error", "code": m.issueType, "diagnostics": concord.ErrorMessage(err)}
 	if len(expression) > 0 {
