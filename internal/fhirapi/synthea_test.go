@@ -43,6 +43,8 @@ func testSynthea(t *testing.T, st concord.Store) {
 	h := newHarness(t, st)
 	ctx := context.Background()
 	total := 0
+	var implied syntheaCounts
+	implied.init()
 	for name, body := range syntheaBundles(t) {
 		status, resp := h.post(bytes.NewReader(body), "Prefer", "return=minimal")
 		if status != 200 {
@@ -70,6 +72,7 @@ func testSynthea(t *testing.T, st concord.Store) {
 			loc := strings.TrimSuffix(e.Response.Location, "/_history/1")
 			where[req.Entry[i].FullURL] = loc
 		}
+		implied.add(t, body, where)
 		for i, e := range req.Entry {
 			typ, id, _ := strings.Cut(where[e.FullURL], "/")
 			r, err := st.Resource(ctx, typ, id)
@@ -106,6 +109,7 @@ func testSynthea(t *testing.T, st concord.Store) {
 	if total != 8417 {
 		t.Errorf("%d resources, want the 8,417 of the shared Bundles", total)
 	}
+	implied.check(t, st)
 }
 
 // rewriteRefs returns v with every "reference" member that names a key
