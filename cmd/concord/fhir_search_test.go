@@ -172,6 +172,16 @@ func TestFHIRSearch(t *testing.T) {
 	if code, _, _ := get(pb, "Patient/pa/Observation"); code != 403 {
 		t.Fatalf("patient token, another's compartment: %d", code)
 	}
+	// History: only the compartment's versions.
+	if code, _, body := get(pb, "Observation/_history"); code != 200 || !strings.Contains(body, `"id":"ob4"`) || strings.Contains(body, `"id":"ob1"`) {
+		t.Fatalf("patient token, type history: %d %.300s", code, body)
+	}
+	if code, _, _ := get(pb, "Observation/ob1/_history"); code != 404 {
+		t.Fatalf("patient token, another's instance history: %d", code)
+	}
+	if code, _, _ := get(pb, "Observation/ob4/_history"); code != 200 {
+		t.Fatalf("patient token, its own instance history: %d", code)
+	}
 
 	// Hostile and malformed parameters.
 	for _, q := range []string{

@@ -63,7 +63,7 @@ func Register(r Router, store concord.Store, opt Options) {
 	r.Handle("GET /fhir/_history", concord.Access{
 		Action: concord.Action{ResourceType: "*", Ops: concord.OpRead | concord.OpSearch}, Audit: concord.AuditRead,
 		Object: "fhir/_history",
-	}, a.typed("", a.historySystem))
+	}, a.compartmented("", a.historySystem))
 	for _, t := range fhir.ResourceTypes() {
 		base := "/fhir/" + t
 		access := func(ops concord.Ops, audit string) concord.Access {
@@ -81,8 +81,8 @@ func Register(r Router, store concord.Store, opt Options) {
 		r.Handle("PATCH "+base+"/{id}", access(concord.OpUpdate, ""), a.typed(t, a.patch))
 		r.Handle("DELETE "+base+"/{id}", access(concord.OpDelete, ""), a.typed(t, a.delete))
 		r.Handle("GET "+base+"/{id}/_history/{vid}", access(concord.OpRead, concord.AuditRead), a.compartmented(t, a.vread))
-		r.Handle("GET "+base+"/{id}/_history", access(concord.OpRead, concord.AuditRead), a.typed(t, a.historyInstance))
-		r.Handle("GET "+base+"/_history", access(concord.OpRead|concord.OpSearch, concord.AuditRead), a.typed(t, a.historyType))
+		r.Handle("GET "+base+"/{id}/_history", access(concord.OpRead, concord.AuditRead), a.compartmented(t, a.historyInstance))
+		r.Handle("GET "+base+"/_history", access(concord.OpRead|concord.OpSearch, concord.AuditRead), a.compartmented(t, a.historyType))
 		r.Handle("POST "+base+"/$validate", access(concord.OpRead, concord.AuditExecute), a.typed(t, a.validateOp))
 		r.Handle("POST "+base+"/{id}/$validate", access(concord.OpRead, concord.AuditExecute), a.typed(t, a.validateOp))
 	}
@@ -98,7 +98,8 @@ func Register(r Router, store concord.Store, opt Options) {
 }
 
 // compartmented is typed for the interactions that limit a
-// patient-context caller to its compartment (search, read, vread).
+// patient-context caller to its compartment (search, read, vread,
+// history).
 func (a *api) compartmented(typ string, h func(w http.ResponseWriter, r *http.Request, typ string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkFormat(r); err != nil {
@@ -112,7 +113,8 @@ func (a *api) compartmented(typ string, h func(w http.ResponseWriter, r *http.Re
 // typed binds a handler to its resource type, after refusing callers
 // limited to one patient's compartment: writes and history do not check
 // compartments yet, so such callers get nothing here rather than more
-// than their own data (search, read and vread do: see compartmented).
+// than their own data (search, read, vread and history do: see
+// compartmented).
 func (a *api) typed(typ string, h func(w http.ResponseWriter, r *http.Request, typ string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := concord.PrincipalFrom(r.Context()); p != nil && p.Patient != "" {

@@ -88,6 +88,25 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryF
 		v["_at"] = q["_at"]
 		next = self + "?" + v.Encode()
 	}
+	// A patient-context caller sees the versions of the resources in its
+	// compartment only (judged by where each resource is now); the page
+	// may come out shorter, the next link is the same.
+	kept := versions[:0]
+	for _, v := range versions {
+		ok, err := a.visible(r.Context(), v)
+		if err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+		if ok {
+			kept = append(kept, v)
+		}
+	}
+	if f.ID != "" && len(versions) > 0 && len(kept) == 0 {
+		httperr.Write(w, r, concord.Errorf(concord.ENOTFOUND, "no %s/%s", f.Type, f.ID))
+		return
+	}
+	versions = kept
 	if f.ID != "" && len(versions) == 0 && f.Before == 0 {
 		if _, err := a.store.Resource(r.Context(), f.Type, f.ID); err != nil {
 			httperr.Write(w, r, err)
