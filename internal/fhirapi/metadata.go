@@ -3,6 +3,8 @@ package fhirapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"sync"
 
 	"github.com/concord-health/concord/fhir"
 )
@@ -10,25 +12,7 @@ import (
 // metadata is the CapabilityStatement: what this build really supports,
 // generated from the same lists the routes are registered from.
 func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
-	interactions := []map[string]string{}
-	for _, c := range []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"} {
-		interactions = append(interactions, map[string]string{"code": c})
-	}
-	var resources []map[string]any
-	for _, t := range fhir.ResourceTypes() {
-		resources = append(resources, map[string]any{
-			"type":              t,
-			"profile":           "http://hl7.org/fhir/StructureDefinition/" + t,
-			"interaction":       interactions,
-			"versioning":        "versioned-update",
-			"readHistory":       true,
-			"updateCreate":      true,
-			"conditionalCreate": false,
-			"conditionalUpdate": false,
-			"conditionalDelete": "not-supported",
-			"operation":         validateOperation,
-		})
-	}
+	resources := capabilityResources()
 	cs := map[string]any{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
@@ -42,8 +26,11 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 		"format":      []string{"application/fhir+json"},
 		"rest": []map[string]any{{
 			"mode": "server",
-			"documentation": "FHIR JSON only (no XML). Bearer tokens with SMART scopes; callers limited to one " +
-				"patient's compartment are refused until compartment checks exist.",
+			"documentation": "FHIR JSON only (XML may follow later). Bearer tokens with SMART scopes; callers limited " +
+				"to one patient's compartment see only that compartment in searches, includes, reads and history, " +
+				"and may not write. Search: chains up to three links, _has, _include/_revinclude with :iterate, " +
+				"_sort, _count (at most 1000) with _offset paging, _total, _summary, _elements; unknown parameters " +
+				"are ignored and reported unless Prefer: handling=strict.",
 			"resource":    resources,
 			"interaction": []map[string]string{{"code": "history-system"}, {"code": "transaction"}, {"code": "batch"}},
 		}},
@@ -51,3 +38,70 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", fhirJSON)
 	json.NewEncoder(w).Encode(cs)
 }
+
+// capabilitySearchParams lists the search parameters of a resource type that
+// searches take: every one with an expression, and _id, _lastUpdated and
+// _list.
+func capabilitySearchParams(typ string) []map[string]string {
+	out := []map[string]string{
+		{"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"}, {"name": "_list", "type": "special"},
+	}
+	for _, p := range fhir.SearchParams(typ) {
+		if p.Expression == "" || p.Type == fhir.SearchSpecial || p.Code == "_id" || p.Code == "_lastUpdated" ||
+			(p.Type == fhir.SearchComposite && len(p.Components) != 2) {
+			continue
+		}
+		out = append(out, map[string]string{"name": p.Code, "definition": p.URL, "type": p.Type})
+	}
+	return out
+}
+
+// referenceParams lists the _include (Type:param of typ) or _revinclude
+// (Other:param pointing to typ) values searches on typ take.
+func referenceParams(typ string, include bool) []string {
+	out := []string{"*"}
+	if include {
+		for _, p := range fhir.SearchParams(typ) {
+			if p.Type == fhir.SearchReference {
+				out = append(out, typ+":"+p.Code)
+			}
+		}
+		return out
+	}
+	for _, other := range fhir.ResourceTypes() {
+		for _, p := range fhir.SearchParams(other) {
+			if p.Type == fhir.SearchReference && (len(p.Targets) == 0 || slices.Contains(p.Targets, typ)) {
+				out = append(out, other+":"+p.Code)
+			}
+		}
+	}
+	return out
+}
+
+// capabilityResources is the CapabilityStatement's resource list, built
+// once: it depends only on the definitions.
+var capabilityResources = sync.OnceValue(func() []map[string]any {
+	interactions := []map[string]string{}
+	for _, c := range []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"} {
+		interactions = append(interactions, map[string]string{"code": c})
+	}
+	var resources []map[string]any
+	for _, t := range fhir.ResourceTypes() {
+		resources = append(resources, map[string]any{
+			"type":              t,
+			"profile":           "http://hl7.org/fhir/StructureDefinition/" + t,
+			"interaction":       interactions,
+			"versioning":        "versioned-update",
+			"readHistory":       true,
+			"updateCreate":      true,
+			"conditionalCreate": true,
+			"conditionalUpdate": true,
+			"conditionalDelete": "single",
+			"searchInclude":     referenceParams(t, true),
+			"searchRevInclude":  referenceParams(t, false),
+			"searchParam":       capabilitySearchParams(t),
+			"operation":         validateOperation,
+		})
+	}
+	return resources
+})
