@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/fhirpath"
@@ -23,6 +24,10 @@ const maxSearchForm = 1 << 20
 
 // maxIncluded caps the resources _include and _revinclude add to a page.
 const maxIncluded = 1000
+
+// searchTimeout bounds the work of one search (its queries, includes and
+// total), so that a costly one cannot hold a reader for long.
+const searchTimeout = 15 * time.Second
 
 // searchType is GET /fhir/{type} and POST /fhir/{type}/_search.
 func (a *api) searchType(w http.ResponseWriter, r *http.Request, typ string) {
@@ -47,7 +52,8 @@ func (a *api) search(w http.ResponseWriter, r *http.Request, typ string, compart
 		httperr.Write(w, r, err)
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := context.WithTimeout(r.Context(), searchTimeout)
+	defer cancel()
 	req.Query.Compartment = compartment
 	if limit := patientLimit(ctx, typ); limit != nil {
 		if compartment != nil && compartment.Owner != limit.Owner {
@@ -60,12 +66,12 @@ func (a *api) search(w http.ResponseWriter, r *http.Request, typ string, compart
 	}
 	page, total, err := a.store.Search(ctx, &req.Query)
 	if err != nil {
-		httperr.Write(w, r, err)
+		httperr.Write(w, r, tooCostly(ctx, err))
 		return
 	}
 	included, err := a.includes(ctx, typ, page, req)
 	if err != nil {
-		httperr.Write(w, r, err)
+		httperr.Write(w, r, tooCostly(ctx, err))
 		return
 	}
 	concord.NoteAudit(ctx, "fhir/"+typ+"?"+req.Params.Encode(), "")
@@ -303,4 +309,12 @@ func indexOf(ctx context.Context, content []byte) (*concord.SearchIndex, error) 
 		return nil, concord.Errorf(concord.EINVALID, "the resource is not valid JSON: %v", err)
 	}
 	return search.Index(ctx, doc)
+}
+
+// tooCostly names a search that ran out of time as such.
+func tooCostly(ctx context.Context, err error) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return concord.Errorf(concord.ETOOLARGE, "the search took longer than %s: narrow it", searchTimeout)
+	}
+	return err
 }
