@@ -31,6 +31,7 @@ type bundleRequest struct {
 	kind    string
 	doc     *fhirpath.Doc // keeps the entries' resources
 	entries []*entry
+	types   map[string]string // fullUrl → type, built by refType
 }
 
 // entry is one request of a Bundle: what it asks for, read once, and
@@ -48,6 +49,9 @@ type entry struct {
 	res         fhirpath.JSONRef // POST and PUT
 	patch       []byte           // PATCH: a JSON Patch document
 	newID       string           // the id a create would take, chosen before the store transaction
+	// searchIndex is the search index of res, computed before the store
+	// transaction (its references mapped in it, see search.Rewrite).
+	searchIndex *concord.SearchIndex
 	// err is what is wrong with the entry itself, found when reading it.
 	err error
 
@@ -379,4 +383,25 @@ func (e *entry) ops() concord.Ops {
 		o |= concord.OpSearch // the answer tells what matches
 	}
 	return o
+}
+
+// refType tells the type an entry's reference will point to once the
+// transaction resolves it: the type of the entry a fullUrl names, or the
+// type a conditional reference (Type?search) searches.
+func (b *bundleRequest) refType(ref string) string {
+	if b.types == nil {
+		b.types = map[string]string{}
+		for _, e := range b.entries {
+			if e.fullURL != "" {
+				b.types[e.fullURL] = e.typ
+			}
+		}
+	}
+	if t, ok := b.types[ref]; ok {
+		return t
+	}
+	if t, _, ok := strings.Cut(ref, "?"); ok && !strings.Contains(t, "/") {
+		return t
+	}
+	return ""
 }

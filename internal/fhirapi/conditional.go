@@ -60,7 +60,7 @@ func (a *api) conditionalCreate(w http.ResponseWriter, r *http.Request, typ stri
 		if err != nil {
 			return err
 		}
-		out, created = &concord.Resource{Type: typ, ID: newID, Version: 1, LastUpdated: now, Content: withMeta(p, newID, 1, now)}, true
+		out, created = &concord.Resource{Type: typ, ID: newID, Version: 1, LastUpdated: now, Content: withMeta(p, newID, 1, now), Index: p.index}, true
 		return a.put(ctx, tx, out, concord.AuditCreate, tmpl)
 	})
 	if err != nil {
@@ -118,7 +118,7 @@ func (a *api) conditionalUpdate(w http.ResponseWriter, r *http.Request, typ stri
 			next = cur.Version + 1
 		}
 		created = cur == nil || cur.Deleted
-		out = &concord.Resource{Type: typ, ID: id, Version: next, LastUpdated: now, Content: withMeta(p, id, next, now)}
+		out = &concord.Resource{Type: typ, ID: id, Version: next, LastUpdated: now, Content: withMeta(p, id, next, now), Index: p.index}
 		return a.put(ctx, tx, out, concord.AuditUpdate, tmpl)
 	})
 	if err != nil {

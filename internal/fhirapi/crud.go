@@ -15,6 +15,7 @@ import (
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/internal/httperr"
+	"github.com/concord-health/concord/internal/search"
 )
 
 const fhirJSON = "application/fhir+json"
@@ -48,6 +49,12 @@ func readResource(r *http.Request, typ string) (*parsed, error) {
 	p, err := parseResource(body, typ)
 	if err == nil {
 		err = validateResource(r.Context(), p.doc.Root())
+	}
+	if err == nil {
+		// Indexed here, not in the store transaction, which holds the
+		// single writer: what withMeta changes (id, versionId,
+		// lastUpdated) is not indexed.
+		p.index, err = search.Index(r.Context(), p.doc)
 	}
 	return p, err
 }
@@ -122,7 +129,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, typ string) {
 		return
 	}
 	res, err := a.write(r.Context(), typ, id, concord.AuditCreate, func(cur *concord.Resource) (*concord.Resource, error) {
-		return &concord.Resource{Type: typ, ID: id, Version: 1, LastUpdated: now, Content: withMeta(p, id, 1, now)}, nil
+		return &concord.Resource{Type: typ, ID: id, Version: 1, LastUpdated: now, Content: withMeta(p, id, 1, now), Index: p.index}, nil
 	})
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -162,7 +169,7 @@ func (a *api) update(w http.ResponseWriter, r *http.Request, typ string) {
 			return nil, concord.Errorf(concord.EPRECONDITION, "If-Match version %d is not the current version of %s/%s", ifMatch, typ, id)
 		}
 		created = cur == nil || cur.Deleted
-		return &concord.Resource{Type: typ, ID: id, Version: next, LastUpdated: now, Content: withMeta(p, id, next, now)}, nil
+		return &concord.Resource{Type: typ, ID: id, Version: next, LastUpdated: now, Content: withMeta(p, id, next, now), Index: p.index}, nil
 	})
 	if err != nil {
 		httperr.Write(w, r, err)

@@ -16,8 +16,9 @@ const maxResource = 32 << 20
 // parsed is a resource body checked to be a JSON object of the expected
 // type.
 type parsed struct {
-	doc *fhirpath.Doc
-	id  string // the id in the body, "" when none
+	doc   *fhirpath.Doc
+	id    string               // the id in the body, "" when none
+	index *concord.SearchIndex // set by readResource; nil means put computes it
 }
 
 // parseResource checks a body: JSON, an object, resourceType as the URL

@@ -12,6 +12,7 @@ import (
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/fhir"
 	"github.com/concord-health/concord/internal/jsonpatch"
+	"github.com/concord-health/concord/internal/search"
 )
 
 // process runs the entries of b for the caller p. A transaction runs in
@@ -39,6 +40,11 @@ func (a *api) process(ctx context.Context, b *bundleRequest, p *concord.Principa
 		// entries are still urn:uuid here, which is a valid reference).
 		if e.err == nil && (e.method == "POST" || e.method == "PUT") {
 			e.err = validateResource(ctx, e.res)
+		}
+		// The search index too: work kept out of the store transaction,
+		// which holds the single writer.
+		if e.err == nil && (e.method == "POST" || e.method == "PUT") {
+			e.searchIndex, e.err = search.IndexAt(ctx, e.res, b.refType)
 		}
 		if e.err == nil && (e.method == "POST" || (e.method == "PUT" && e.cond != nil)) {
 			id, err := concord.NewID(now)
@@ -348,6 +354,11 @@ func (s *txRun) write(e *entry, cur *concord.Resource, next int64) error {
 		return err
 	}
 	r := &concord.Resource{Type: e.typ, ID: e.id, Version: next, LastUpdated: s.now, Content: content}
+	if e.method != "PATCH" && e.searchIndex != nil {
+		if r.Index, err = search.Rewrite(e.searchIndex, s.rewrite); err != nil {
+			return err
+		}
+	}
 	action := concord.AuditUpdate
 	if e.method == "POST" {
 		action = concord.AuditCreate

@@ -24,7 +24,17 @@ const maxIndexSteps = 200_000
 // this resource (too much work, a value of the wrong kind) is left out
 // of the index rather than failing the write.
 func Index(ctx context.Context, doc *fhirpath.Doc) (*concord.SearchIndex, error) {
-	root := doc.Root()
+	return IndexAt(ctx, doc.Root(), nil)
+}
+
+// IndexAt is Index for a resource inside a larger document (a Bundle
+// entry's). A reference that is not yet resolved (a urn:uuid of another
+// entry, or a conditional reference such as Patient?identifier=…) is kept
+// by its text in URL, for the caller to map with Rewrite once it knows
+// where it points; refType, when not nil, tells the type such a
+// reference will point to (for the specification's "resolve() is
+// Patient" filters), or "".
+func IndexAt(ctx context.Context, root fhirpath.JSONRef, refType func(ref string) string) (*concord.SearchIndex, error) {
 	rt, ok := root.Get("resourceType")
 	if !ok {
 		return nil, concord.Errorf(concord.EINVALID, "the resource has no resourceType")
@@ -36,7 +46,7 @@ func Index(ctx context.Context, doc *fhirpath.Doc) (*concord.SearchIndex, error)
 	}
 	x := &concord.SearchIndex{}
 	b := builder{x: x, seen: map[string]bool{}}
-	opt := &fhirpath.Options{Context: ctx, Resolver: typeResolver{}, MaxSteps: maxIndexSteps}
+	opt := &fhirpath.Options{Context: ctx, Resolver: typeResolver{refType}, MaxSteps: maxIndexSteps}
 	for _, c := range paramsOf(typ) {
 		out, err := c.x.EvaluateOn(input, input, opt)
 		if err != nil {
@@ -241,6 +251,9 @@ func (b *builder) add(param, kind string, v fhirpath.Value) {
 		case "Reference":
 			if r := get("reference"); r != "" {
 				t, id, url := ParseReference(r)
+				if t == "" && url == "" && strings.Contains(r, "?") {
+					url = r // a conditional reference, for Rewrite
+				}
 				if url != "" {
 					// An absolute reference is another server's unless the
 					// FHIR layer made it relative: kept by its URL only.
@@ -399,13 +412,18 @@ func ParseReference(ref string) (typ, id, url string) {
 // typeResolver answers resolve() while indexing with a resource that has
 // only the type the reference names: enough for the specification's
 // "resolve() is Patient" filters, without reading the store.
-type typeResolver struct{}
+type typeResolver struct {
+	refType func(string) string // for references not yet resolved; may be nil
+}
 
 var typeDocs sync.Map // type -> *fhirpath.Doc
 
-func (typeResolver) Resolve(_ context.Context, ref string) (*fhirpath.Doc, error) {
+func (tr typeResolver) Resolve(_ context.Context, ref string) (*fhirpath.Doc, error) {
 	t, _, _ := ParseReference(ref)
-	if t == "" {
+	if t == "" && tr.refType != nil {
+		t = tr.refType(ref)
+	}
+	if t == "" || !fhir.IsResource(t) {
 		return nil, nil
 	}
 	if d, ok := typeDocs.Load(t); ok {
@@ -417,4 +435,40 @@ func (typeResolver) Resolve(_ context.Context, ref string) (*fhirpath.Doc, error
 	}
 	typeDocs.Store(t, d)
 	return d, nil
+}
+
+// Rewrite maps the references of an index computed before they were
+// resolved (see IndexAt): each URL that rewrite maps to another reference
+// is replaced by the type and id that reference names.
+func Rewrite(x *concord.SearchIndex, rewrite func(string) (string, error)) (*concord.SearchIndex, error) {
+	if x == nil {
+		return nil, nil
+	}
+	var refs []concord.IndexRef
+	for i, r := range x.Refs {
+		if r.URL == "" {
+			continue
+		}
+		to, err := rewrite(r.URL)
+		if err != nil {
+			return nil, err
+		}
+		if to == r.URL {
+			continue
+		}
+		if refs == nil {
+			refs = append([]concord.IndexRef(nil), x.Refs...)
+		}
+		t, id, url := ParseReference(to)
+		if url != "" {
+			t, id = "", ""
+		}
+		refs[i] = concord.IndexRef{Param: r.Param, Type: t, ID: id, URL: url}
+	}
+	if refs == nil {
+		return x, nil
+	}
+	out := *x
+	out.Refs = refs
+	return &out, nil
 }

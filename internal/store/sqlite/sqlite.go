@@ -65,7 +65,12 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 	rdb.SetMaxIdleConns(opt.Readers)
 	rdb.SetConnMaxLifetime(0)
 
-	w, err := openWriter(base)
+	// The writer keeps statement journals in memory (temp_store): a
+	// multi-row INSERT inside a transaction otherwise writes one to a
+	// temporary file, page by page; and a larger page cache (16 MiB)
+	// keeps a big transaction (a Bundle of hundreds of resources and their
+	// index rows) from spilling to the WAL before its commit.
+	w, err := openWriter(base + "&_pragma=temp_store(MEMORY)&_pragma=cache_size(-16384)")
 	if err != nil {
 		wdb.Close()
 		rdb.Close()
