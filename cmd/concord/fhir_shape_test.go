@@ -143,7 +143,7 @@ func TestFHIRHistoryAt(t *testing.T) {
 		json.Unmarshal([]byte(body), &b)
 		var out []string
 		for _, e := range b.Entry {
-			out = append(out, strings.TrimPrefix(e.FullURL, "/fhir/Observation/")+" "+e.Response.Etag)
+			out = append(out, strings.TrimPrefix(e.FullURL, base+"/Observation/")+" "+e.Response.Etag)
 		}
 		return out
 	}

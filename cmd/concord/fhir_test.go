@@ -134,7 +134,10 @@ func TestFHIRCrud(t *testing.T) {
 	if len(hist.Entry) != 2 || len(hist.Link) != 2 || hist.Link[1].Relation != "next" {
 		t.Fatalf("system history page 1: %s", body)
 	}
-	_, body = fhirDo(t, "GET", n.url+hist.Link[1].URL, clin, "")
+	if !strings.HasPrefix(hist.Link[1].URL, base+"/_history?") {
+		t.Fatalf("next link %q is not an absolute URL under %s", hist.Link[1].URL, base)
+	}
+	_, body = fhirDo(t, "GET", hist.Link[1].URL, clin, "")
 	hist.Entry, hist.Link = nil, nil
 	json.Unmarshal([]byte(body), &hist)
 	if len(hist.Entry) != 2 || len(hist.Link) != 2 {
@@ -167,6 +170,110 @@ func TestFHIRCrud(t *testing.T) {
 	for _, want := range []string{"Patient/" + created.ID + "/_history/2", "Observation/obs-1/_history/1"} {
 		if !strings.Contains(o, want) {
 			t.Errorf("audit export lacks %s", want)
+		}
+	}
+}
+
+// TestFHIRAbsoluteURLs: what fhir-kit-client needed of the server. A
+// transaction posted to the base with a trailing slash (POST /fhir/, as
+// the client's transaction and batch send it) is served like POST /fhir;
+// history Bundles' self and next links and every fullUrl (history,
+// transaction responses, searches inside a batch) are absolute URLs
+// under the base, so that a client following next lands on the page.
+func TestFHIRAbsoluteURLs(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "d")
+	n := startServe(t, dir, "--data", data)
+	o, e, code := run(t, dir, "token", "create", "--data", data, "--role", "clinician")
+	if code != 0 {
+		t.Fatalf("token: %s", e)
+	}
+	clin := strings.TrimSpace(o)
+	base := n.url + "/fhir"
+
+	type answer struct {
+		Type string
+		Link []struct{ Relation, URL string }
+		// fullUrl and response.location of each entry; a search
+		// entry's own Bundle in resource.
+		Entry []struct {
+			FullURL  string `json:"fullUrl"`
+			Resource struct {
+				Entry []struct {
+					FullURL string `json:"fullUrl"`
+				}
+			}
+			Response struct{ Status, Location string }
+		}
+	}
+	decode := func(body string) answer {
+		t.Helper()
+		var a answer
+		if err := json.Unmarshal([]byte(body), &a); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+		return a
+	}
+
+	// Synthetic data only.
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+		{"fullUrl":"urn:uuid:0d6b7c1e-1111-4a2b-9c3d-000000000001","resource":{"resourceType":"Patient","name":[{"family":"Synthetic"}]},"request":{"method":"POST","url":"Patient"}},
+		{"resource":{"resourceType":"Observation","status":"final","code":{"text":"synthetic"},"subject":{"reference":"urn:uuid:0d6b7c1e-1111-4a2b-9c3d-000000000001"}},"request":{"method":"POST","url":"Observation"}}]}`
+	resp, body := fhirDo(t, "POST", base+"/", clin, tx)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /fhir/: %d %s", resp.StatusCode, body)
+	}
+	txr := decode(body)
+	if txr.Type != "transaction-response" || len(txr.Entry) != 2 {
+		t.Fatalf("POST /fhir/: %s", body)
+	}
+	patID := strings.Split(txr.Entry[0].Response.Location, "/")[1]
+	if got, want := txr.Entry[0].FullURL, base+"/Patient/"+patID; got != want {
+		t.Errorf("transaction response fullUrl %q, want %q", got, want)
+	}
+
+	// A search inside a batch.
+	resp, body = fhirDo(t, "POST", base, clin, `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient?_id=`+patID+`"}}]}`)
+	if br := decode(body); resp.StatusCode != 200 || len(br.Entry) != 1 || len(br.Entry[0].Resource.Entry) != 1 ||
+		br.Entry[0].Resource.Entry[0].FullURL != base+"/Patient/"+patID {
+		t.Errorf("batch search: %d %s", resp.StatusCode, body)
+	}
+
+	// Two more versions, then the history one version a page, following
+	// the next links as given.
+	for _, g := range []string{"female", "male"} {
+		if resp, body := fhirDo(t, "PUT", base+"/Patient/"+patID, clin,
+			`{"resourceType":"Patient","id":"`+patID+`","gender":"`+g+`","name":[{"family":"Synthetic"}]}`); resp.StatusCode != 200 {
+			t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+		}
+	}
+	next := base + "/Patient/" + patID + "/_history?_count=1"
+	for page := 1; next != ""; page++ {
+		if page > 3 {
+			t.Fatalf("more than 3 pages of 3 versions")
+		}
+		resp, body := fhirDo(t, "GET", next, clin, "")
+		h := decode(body)
+		if resp.StatusCode != 200 || len(h.Entry) != 1 || len(h.Link) == 0 {
+			t.Fatalf("history page %d (%s): %d %s", page, next, resp.StatusCode, body)
+		}
+		if h.Link[0].Relation != "self" || h.Link[0].URL != next {
+			t.Errorf("page %d: self link %q, want %q", page, h.Link[0].URL, next)
+		}
+		if h.Entry[0].FullURL != base+"/Patient/"+patID {
+			t.Errorf("page %d: fullUrl %q", page, h.Entry[0].FullURL)
+		}
+		next = ""
+		for _, l := range h.Link {
+			if l.Relation == "next" {
+				next = l.URL
+				if !strings.HasPrefix(next, base+"/Patient/"+patID+"/_history?") {
+					t.Fatalf("page %d: next link %q is not under %s", page, next, base)
+				}
+			}
+		}
+		if page == 3 && next != "" {
+			t.Errorf("a next link after the last version: %q", next)
 		}
 	}
 }

@@ -29,6 +29,7 @@ const (
 // bundleRequest is a transaction or batch Bundle read into its entries.
 type bundleRequest struct {
 	kind    string
+	base    string        // the FHIR base the response's fullUrls start with ("" in imports: /fhir)
 	doc     *fhirpath.Doc // keeps the entries' resources
 	entries []*entry
 	types   map[string]string // fullUrl → type, built by refType

@@ -29,6 +29,7 @@ func (a *api) bundle(w http.ResponseWriter, r *http.Request, _ string) {
 		writeOutcome(w, r, err)
 		return
 	}
+	b.base = baseURL(r)
 	if err := a.process(r.Context(), b, concord.PrincipalFrom(r.Context())); err != nil {
 		writeOutcome(w, r, err)
 		return
@@ -84,13 +85,13 @@ func responseBundle(b *bundleRequest, ret string) []byte {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		writeResponseEntry(&buf, e, ret)
+		writeResponseEntry(&buf, e, ret, b.fullURL)
 	}
 	buf.WriteString(`]}`)
 	return buf.Bytes()
 }
 
-func writeResponseEntry(buf *bytes.Buffer, e *entry, ret string) {
+func writeResponseEntry(buf *bytes.Buffer, e *entry, ret string, fullURL func(*concord.Resource) string) {
 	buf.WriteByte('{')
 	res := e.current
 	if e.out == outFailed {
@@ -103,7 +104,7 @@ func writeResponseEntry(buf *bytes.Buffer, e *entry, ret string) {
 	}
 	if res != nil && !res.Deleted {
 		buf.WriteString(`"fullUrl":`)
-		writeJSON(buf, "/fhir/"+res.Type+"/"+res.ID)
+		writeJSON(buf, fullURL(res))
 		withBody := e.method == "GET" || (e.method != "HEAD" && ret != "minimal" && ret != "OperationOutcome")
 		if withBody {
 			buf.WriteString(`,"resource":`)
@@ -153,8 +154,18 @@ func statusText(status int) string {
 	return strconv.Itoa(status) + " " + http.StatusText(status)
 }
 
+// fullURL is the absolute URL of res under the Bundle's base (Bundle.entry.fullUrl
+// is an absolute URL), or its path under /fhir when the base is not known.
+func (b *bundleRequest) fullURL(res *concord.Resource) string {
+	base := b.base
+	if base == "" {
+		base = "/fhir"
+	}
+	return base + "/" + res.Type + "/" + res.ID
+}
+
 // searchset writes the Bundle a search inside a Bundle answers.
-func searchset(found []*concord.Resource) []byte {
+func searchset(found []*concord.Resource, fullURL func(*concord.Resource) string) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"resourceType":"Bundle","type":"searchset","total":`)
 	b.WriteString(strconv.Itoa(len(found)))
@@ -164,7 +175,7 @@ func searchset(found []*concord.Resource) []byte {
 			b.WriteByte(',')
 		}
 		b.WriteString(`{"fullUrl":`)
-		writeJSON(&b, "/fhir/"+r.Type+"/"+r.ID)
+		writeJSON(&b, fullURL(r))
 		b.WriteString(`,"resource":`)
 		b.Write(r.Content)
 		b.WriteString(`,"search":{"mode":"match"}}`)

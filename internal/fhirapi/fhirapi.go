@@ -58,7 +58,11 @@ func Register(r Router, store concord.Store, opt Options) {
 	r.Handle("GET /fhir/metadata", concord.Access{Public: true}, http.HandlerFunc(a.metadata))
 	// A batch or transaction mixes types: any caller may post one, and
 	// each entry is authorised (and audited) on its own.
-	r.Handle("POST /fhir", concord.Access{AnyCaller: true, Object: "fhir"}, a.typed("", a.bundle))
+	// POST [base]/ is the same interaction: clients that join "/" to the
+	// base post there (fhir-kit-client's transaction and batch do).
+	bundle := concord.Access{AnyCaller: true, Object: "fhir"}
+	r.Handle("POST /fhir", bundle, a.typed("", a.bundle))
+	r.Handle("POST /fhir/{$}", bundle, a.typed("", a.bundle))
 	// The system history spans every type: only a wildcard scope reads it.
 	r.Handle("GET /fhir/_history", concord.Access{
 		Action: concord.Action{ResourceType: "*", Ops: concord.OpRead | concord.OpSearch}, Audit: concord.AuditRead,

@@ -17,21 +17,23 @@ const maxCount = 1000
 
 func (a *api) historyInstance(w http.ResponseWriter, r *http.Request, typ string) {
 	id := r.PathValue("id")
-	a.history(w, r, concord.HistoryFilter{Type: typ, ID: id}, "/fhir/"+typ+"/"+id+"/_history")
+	a.history(w, r, concord.HistoryFilter{Type: typ, ID: id}, "/"+typ+"/"+id+"/_history")
 }
 
 func (a *api) historyType(w http.ResponseWriter, r *http.Request, typ string) {
-	a.history(w, r, concord.HistoryFilter{Type: typ}, "/fhir/"+typ+"/_history")
+	a.history(w, r, concord.HistoryFilter{Type: typ}, "/"+typ+"/_history")
 }
 
 func (a *api) historySystem(w http.ResponseWriter, r *http.Request, _ string) {
-	a.history(w, r, concord.HistoryFilter{}, "/fhir/_history")
+	a.history(w, r, concord.HistoryFilter{}, "/_history")
 }
 
 // history answers a history Bundle, newest first, with _count, _since and
 // a next link that pages by the change log position (stable while new
-// versions arrive).
-func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryFilter, self string) {
+// versions arrive). path is the history's path under the FHIR base; links
+// and fullUrls are absolute, as in search Bundles.
+func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryFilter, path string) {
+	base := baseURL(r)
 	q := r.URL.Query()
 	f.Limit = 100
 	if s := q.Get("_count"); s != "" {
@@ -86,7 +88,7 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryF
 			v.Set("_since", f.Since.UTC().Format(time.RFC3339Nano))
 		}
 		v["_at"] = q["_at"]
-		next = self + "?" + v.Encode()
+		next = base + path + "?" + v.Encode()
 	}
 	// A patient-context caller sees the versions of the resources in its
 	// compartment only (judged by where each resource is now); the page
@@ -115,7 +117,11 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryF
 	}
 	var b bytes.Buffer
 	b.WriteString(`{"resourceType":"Bundle","type":"history","link":[{"relation":"self","url":`)
-	writeJSON(&b, r.URL.RequestURI())
+	self := base + path
+	if r.URL.RawQuery != "" {
+		self += "?" + r.URL.RawQuery
+	}
+	writeJSON(&b, self)
 	b.WriteByte('}')
 	if next != "" {
 		b.WriteString(`,{"relation":"next","url":`)
@@ -127,7 +133,7 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, f concord.HistoryF
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		full := "/fhir/" + v.Type + "/" + v.ID
+		full := base + "/" + v.Type + "/" + v.ID
 		b.WriteString(`{"fullUrl":`)
 		writeJSON(&b, full)
 		method, status := "PUT", "200 OK"

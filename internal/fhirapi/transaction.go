@@ -64,7 +64,7 @@ func (a *api) process(ctx context.Context, b *bundleRequest, p *concord.Principa
 	}
 	order := processingOrder(b.entries)
 	static := staticRefs(b.entries)
-	s := &txRun{a: a, p: p, tmpl: tmpl, now: now, static: static}
+	s := &txRun{a: a, p: p, tmpl: tmpl, now: now, static: static, fullURL: b.fullURL}
 	err := a.store.Update(context.WithoutCancel(ctx), func(tx concord.Tx) error {
 		s.begin(ctx, tx)
 		if b.kind == kindTransaction {
@@ -140,6 +140,8 @@ type txRun struct {
 	tmpl   concord.AuditRecord
 	now    time.Time
 	static map[string]string
+	// fullURL gives a searchset entry's fullUrl.
+	fullURL func(*concord.Resource) string
 
 	ctx  context.Context
 	tx   concord.Tx
@@ -498,7 +500,7 @@ func (s *txRun) search(e *entry) error {
 			found = append(found, r)
 		}
 	}
-	e.out, e.status, e.body = outRead, http.StatusOK, searchset(found)
+	e.out, e.status, e.body = outRead, http.StatusOK, searchset(found, s.fullURL)
 	return s.auditRead(concord.AuditSearch, e.typ+"?"+e.cond.Encode(), nil)
 }
 
