@@ -24,7 +24,9 @@ var searchFixtures = []string{
 	`{"resourceType":"Patient","id":"p2","gender":"male","birthDate":"1990-06-15",
 	  "identifier":[{"system":"urn:test:mrn","value":"67890"}],
 	  "name":[{"family":"Mullins","given":["Sam"]}],"generalPractitioner":[{"reference":"Practitioner/dr2"}]}`,
-	`{"resourceType":"Patient","id":"p3","birthDate":"2001-01-01T08:30:00Z","name":[{"family":"Ng"}]}`,
+	`{"resourceType":"Patient","id":"p3","birthDate":"2001-01-01T08:30:00Z","name":[{"family":"Ng"}],
+	  "meta":{"tag":[{"system":"urn:test:tags","code":"research"}],"profile":["http://example.org/fhir/StructureDefinition/test-patient"],
+	    "security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]}}`,
 	`{"resourceType":"Observation","id":"o1","status":"final","subject":{"reference":"Patient/p1"},
 	  "code":{"coding":[{"system":"http://loinc.org","code":"2339-0","display":"Glucose"}],"text":"Glucose Bld-mCnc"},
 	  "effectiveDateTime":"2024-03-05T10:15:00Z",
@@ -161,6 +163,11 @@ func testSearch(t *testing.T, f *Fixture) {
 		{"Questionnaire", "url=http://example.org/fhir/Questionnaire/intake", "q1"},
 		{"Questionnaire", "url:below=http://example.org/fhir", "q1"},
 		{"Questionnaire", "url:above=http://example.org/fhir/Questionnaire/intake/v2", "q1"},
+		// _tag, _profile, _security
+		{"Patient", "_tag=urn:test:tags|research", "p3"},
+		{"Patient", "_tag:not=research", "p1,p2"},
+		{"Patient", "_profile=http://example.org/fhir/StructureDefinition/test-patient", "p3"},
+		{"Patient", "_security=http://terminology.hl7.org/CodeSystem/v3-Confidentiality|R", "p3"},
 		// _id, _lastUpdated, _list
 		{"Patient", "_id=p2,p3", "p2,p3"},
 		{"Patient", "_lastUpdated=gt2026-01-02T05:30:00Z", "p2,p3"},
