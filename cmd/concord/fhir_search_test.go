@@ -183,6 +183,21 @@ func TestFHIRSearch(t *testing.T) {
 		t.Fatalf("patient token, its own instance history: %d", code)
 	}
 
+	// Bundles: reads only, and only the compartment's.
+	reads := `{"resourceType":"Bundle","type":"batch","entry":[
+		{"request":{"method":"GET","url":"Observation/ob4"}},{"request":{"method":"GET","url":"Observation/ob1"}},
+		{"request":{"method":"GET","url":"Observation?status=final"}}]}`
+	resp, body = fhirDo(t, "POST", base, pb, reads)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"status":"200 OK"`) || !strings.Contains(body, `"status":"404 Not Found"`) ||
+		strings.Contains(body, `"id":"ob1"`) || strings.Contains(body, `"id":"ob2"`) {
+		t.Fatalf("patient token, batch of reads: %d %s", resp.StatusCode, body)
+	}
+	write := `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Observation"},
+		"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pb"}}}]}`
+	if resp, body = fhirDo(t, "POST", base, pb, write); resp.StatusCode != 403 {
+		t.Fatalf("patient token, transaction with a write: %d %s", resp.StatusCode, body)
+	}
+
 	// Hostile and malformed parameters.
 	for _, q := range []string{
 		"Patient?birthdate=notadate",

@@ -61,8 +61,9 @@ func Register(r Router, store concord.Store, opt Options) {
 	// POST [base]/ is the same interaction: clients that join "/" to the
 	// base post there (fhir-kit-client's transaction and batch do).
 	bundle := concord.Access{AnyCaller: true, Object: "fhir"}
-	r.Handle("POST /fhir", bundle, a.typed("", a.bundle))
-	r.Handle("POST /fhir/{$}", bundle, a.typed("", a.bundle))
+	// A patient-context caller may send a Bundle of reads (see process).
+	r.Handle("POST /fhir", bundle, a.compartmented("", a.bundle))
+	r.Handle("POST /fhir/{$}", bundle, a.compartmented("", a.bundle))
 	// The system history spans every type: only a wildcard scope reads it.
 	r.Handle("GET /fhir/_history", concord.Access{
 		Action: concord.Action{ResourceType: "*", Ops: concord.OpRead | concord.OpSearch}, Audit: concord.AuditRead,

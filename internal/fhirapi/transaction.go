@@ -28,7 +28,14 @@ func (a *api) process(ctx context.Context, b *bundleRequest, p *concord.Principa
 	// Authorise every entry before any work, and choose the ids creates
 	// will take (outside the store transaction, which may run again).
 	var denied []*entry
+	patientBound := p != nil && p.Patient != ""
 	for _, e := range b.entries {
+		if e.err == nil && patientBound && e.method != "GET" && e.method != "HEAD" {
+			// Writes do not check compartments yet: a caller limited to one
+			// patient's compartment only reads through a Bundle.
+			e.err = concord.Errorf(concord.EFORBIDDEN, "a token limited to one patient's compartment may only read (GET) through a Bundle")
+			denied = append(denied, e)
+		}
 		if e.err == nil {
 			if _, err := concord.Authorize(p, concord.Action{ResourceType: e.typ, Ops: e.ops()}); err != nil {
 				e.err = err
@@ -476,6 +483,9 @@ func (s *txRun) read(e *entry) error {
 			return err
 		}
 	}
+	if err := s.a.hidden(s.ctx, res); err != nil {
+		return err
+	}
 	if res.Deleted {
 		return concord.Errorf(concord.EGONE, "%s/%s version %d is a deletion", e.typ, e.id, res.Version)
 	}
@@ -496,7 +506,12 @@ func (s *txRun) search(e *entry) error {
 		if err != nil {
 			return err
 		}
-		if r != nil && !r.Deleted {
+		if r == nil || r.Deleted {
+			continue
+		}
+		if ok, err := s.a.visible(s.ctx, r); err != nil {
+			return err
+		} else if ok {
 			found = append(found, r)
 		}
 	}
