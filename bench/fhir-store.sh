@@ -12,7 +12,11 @@
 # Bundles), PG_BASE (postgres://postgres@127.0.0.1:5432: a database
 # concord_bench_<pid> is created there and dropped at the end), PORT (18080),
 # KEEP=1 (keep the SQLite data directory and the PostgreSQL database for
-# inspection, e.g. EXPLAIN; their names are printed).
+# inspection, e.g. EXPLAIN; their names are printed), PG_ANALYZE (1: on
+# PostgreSQL, run ANALYZE after the loads and run them again, for servers
+# whose autovacuum is off or has not caught up; 0: do not), PG_PARAMS
+# (query parameters added to the server's PostgreSQL URL, e.g.
+# plan_cache_mode=force_custom_plan, which pgx passes on as settings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 k=${1:-${K:-12}}
@@ -46,11 +50,14 @@ for backend in $backends; do
   data="$tmp/data-$backend"
   mkdir -p "$data"
   case $backend in
-  sqlite) db=() ;;
+  sqlite) db=(); then=() ;;
   postgres)
     pgdb="concord_bench_$$"
     psql -q "$pg_base/postgres" -c "CREATE DATABASE $pgdb" >/dev/null
-    db=(--db "$pg_base/$pgdb")
+    db=(--db "$pg_base/$pgdb${PG_PARAMS:+?$PG_PARAMS}")
+    then=()
+    if [ "${PG_ANALYZE:-1}" = 1 ]; then then=(--then "psql -q '$pg_base/$pgdb' -c ANALYZE"); fi
+    echo "PostgreSQL: autovacuum $(psql -Atq "$pg_base/$pgdb" -c 'SHOW autovacuum')"
     ;;
   *) echo "unknown backend $backend (sqlite or postgres)" >&2; exit 2 ;;
   esac
@@ -66,7 +73,7 @@ for backend in $backends; do
   status=0
   FHIRLOAD_TOKEN=$token "$tmp/fhirload" --base "http://127.0.0.1:$port/fhir" --synthea "$synthea" \
     --copies "$k" --posters "$posters" --pid "$pid" --clients "$clients" \
-    --search-clients "$search_clients" --duration "$dur" --warmup "$warmup" --label "$backend" || status=$?
+    --search-clients "$search_clients" --duration "$dur" --warmup "$warmup" --label "$backend" "${then[@]}" || status=$?
   case $backend in
   sqlite) echo "database size: $(du -sh "$data" | cut -f1) ($data)" ;;
   postgres) echo "database size: $(psql -Atq "$pg_base/$pgdb" -c "SELECT pg_size_pretty(pg_database_size('$pgdb'))")" ;;

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
 	"strconv"
@@ -39,6 +40,7 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "measured time of the read load and of each search load")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured time before each read and search load")
 	label := flag.String("label", "", "name of the backend in the summary (e.g. sqlite)")
+	then := flag.String("then", "", "a shell command to run after the loads (e.g. psql … -c ANALYZE), after which the read and search loads run again")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("fhirload: ")
@@ -100,24 +102,37 @@ func main() {
 	}
 
 	seed := uint64(time.Now().UnixNano())
-	rep.reads = runLoad(ctx, c, "read by id", *clients, *warmup, *duration, readOp(c, refs, seed))
-	log.Print(rep.reads.line())
-
 	obs, pats := observationCases(l), patientCases(l)
 	log.Printf("searches: %d Observation?patient&code pairs, %d Patient?name&birthdate pairs", len(obs), len(pats))
-	for _, n := range searchClients {
-		for _, sc := range []struct {
-			name  string
-			cases []searchCase
-		}{{"Observation?patient=X&code=Y", obs}, {"Patient?name=P&birthdate=D", pats}} {
-			if len(sc.cases) == 0 {
-				log.Printf("%s: no cases", sc.name)
-				continue
+	loads := func(suffix string) {
+		st := runLoad(ctx, c, "read by id"+suffix, *clients, *warmup, *duration, readOp(c, refs, seed))
+		log.Print(st.line())
+		rep.loads = append(rep.loads, st)
+		for _, n := range searchClients {
+			for _, sc := range []struct {
+				name  string
+				cases []searchCase
+			}{{"Observation?patient=X&code=Y", obs}, {"Patient?name=P&birthdate=D", pats}} {
+				if len(sc.cases) == 0 {
+					log.Printf("%s: no cases", sc.name)
+					continue
+				}
+				st := runLoad(ctx, c, sc.name+suffix, n, *warmup, *duration, searchOp(c, sc.cases, seed+uint64(n)))
+				log.Print(st.line())
+				rep.loads = append(rep.loads, st)
 			}
-			st := runLoad(ctx, c, sc.name, n, *warmup, *duration, searchOp(c, sc.cases, seed+uint64(n)))
-			log.Print(st.line())
-			rep.searches = append(rep.searches, st)
 		}
+	}
+	loads("")
+	if *then != "" {
+		log.Printf("running: %s", *then)
+		cmd := exec.CommandContext(ctx, "sh", "-c", *then)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			log.Fatalf("--then: %v", err)
+		}
+		rep.then = *then
+		loads(" (after --then)")
 	}
 	if *pid != 0 {
 		rep.finalRSS, rep.finalHWM, _ = procStatus(*pid)
@@ -153,8 +168,8 @@ type report struct {
 	peakRSS, hwm, endRSS    int64 // KiB
 	finalRSS, finalHWM      int64
 	rssSamples              int
-	reads                   *loadStats
-	searches                []*loadStats
+	loads                   []*loadStats // reads and searches, in order
+	then                    string
 }
 
 func (s *loadStats) line() string {
@@ -172,10 +187,7 @@ func (r *report) failures() int {
 	for _, st := range r.imports {
 		n += st.failed
 	}
-	if r.reads != nil {
-		n += r.reads.errors
-	}
-	for _, s := range r.searches {
+	for _, s := range r.loads {
 		n += s.errors
 	}
 	return n
@@ -203,15 +215,15 @@ func (r *report) print(w io.Writer) {
 			ms(lat.pct(50)), ms(lat.pct(90)), ms(lat.pct(99)), st.srvCores, st.loadCores, st.failed)
 	}
 	fmt.Fprintf(w, "| import, all | | %d resources | %.0f | | | | | | |\n", created, float64(created)/r.importWall.Seconds())
-	for _, s := range append([]*loadStats{r.reads}, r.searches...) {
-		if s == nil {
-			continue
-		}
+	for _, s := range r.loads {
 		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s | %.2f | %.2f | %d |\n",
 			s.name, s.clients, s.ok, s.rate(), ms(s.lat.pct(50)), ms(s.lat.pct(90)), ms(s.lat.pct(99)),
 			s.srvCores, s.loadCores, s.errors)
 	}
 	fmt.Fprintln(w)
+	if r.then != "" {
+		fmt.Fprintf(w, "--then: %s\n", r.then)
+	}
 	fmt.Fprintf(w, "resources stored: %d (created by this run)\n", r.stored)
 	if r.pid != 0 {
 		fmt.Fprintf(w, "server resident memory during import: peak %.1f MiB (VmRSS, %d samples every 200 ms; VmHWM %.1f MiB), at end of import %.1f MiB; after reads and searches %.1f MiB (VmHWM %.1f MiB)\n",
