@@ -229,6 +229,7 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "server resident memory during import: peak %.1f MiB (VmRSS, %d samples every 200 ms; VmHWM %.1f MiB), at end of import %.1f MiB; after reads and searches %.1f MiB (VmHWM %.1f MiB)\n",
 			mib(r.peakRSS), r.rssSamples, mib(r.hwm), mib(r.endRSS), mib(r.finalRSS), mib(r.finalHWM))
 	}
+	fmt.Fprintln(w, "server cores: CPU of the concord process only (a PostgreSQL server's own processes are not counted); load cores: this load generator, on the same machine")
 	fmt.Fprintln(w, "peers: none run here; the comparison is the published import anchors, Aidbox 2,678 resources/s and HAPI 2,214/s on 8 vCPUs")
 	if n := r.failures(); n > 0 {
 		fmt.Fprintf(w, "FAILED OR WRONG ANSWERS: %d (see the log above); these figures are not valid\n", n)
