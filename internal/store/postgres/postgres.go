@@ -54,6 +54,13 @@ func Open(ctx context.Context, dsn string, opt Options) (*sqldb.Store, error) {
 	}
 	cfg.MaxConns = opt.MaxConns
 	cfg.ConnConfig.ConnectTimeout = opt.ConnectTimeout
+	// Searches are prepared and cached by pgx; PostgreSQL would switch a
+	// cached statement to a generic plan after five runs, one that cannot
+	// see which clause is selective for these values (34-53 ms against
+	// 0.4 ms measured for Observation?patient&code): plan each run.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	ms, err := sqldb.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
 		return nil, err
@@ -79,6 +86,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*sqldb.Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("migrate %s: %w", Redact(dsn), err)
 	}
+	stopAnalyze := startAnalyzer(pool)
 	return sqldb.New(sqldb.Adapter{
 		Kind:    "postgres",
 		Dialect: dialect,
@@ -92,7 +100,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*sqldb.Store, error) {
 				Idle: int(s.IdleConns()), WaitCount: s.EmptyAcquireCount(), WaitDuration: s.AcquireDuration(),
 			}
 		},
-		Close:         func() error { pool.Close(); return nil },
+		Close:         func() error { stopAnalyze(); pool.Close(); return nil },
 		SchemaVersion: len(ms),
 	}), nil
 }

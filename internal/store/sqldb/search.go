@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,6 +36,13 @@ var kindTable = map[string]string{
 // set returns a SELECT of the ids of resources of typ that match c
 // (ignoring :not and :missing, which the caller applies).
 func (q *query) set(typ string, c *concord.SearchClause) (string, error) {
+	return q.setFor(typ, c, "")
+}
+
+// setFor is set; when row is not empty (an outer resource's id column)
+// and c is a plain index clause, the SELECT is limited to that resource's
+// rows, for EXISTS.
+func (q *query) setFor(typ string, c *concord.SearchClause, row string) (string, error) {
 	switch {
 	case c.Has != nil:
 		inner, err := q.set(c.Has.Type, &c.Has.Clause)
@@ -83,7 +91,12 @@ func (q *query) set(typ string, c *concord.SearchClause) (string, error) {
 	if !ok {
 		return "", concord.Errorf(concord.EUNSUPPORTED, "searching by a %s parameter is not supported", c.Kind)
 	}
-	head := fmt.Sprintf("SELECT rid FROM %s WHERE rtype = %s AND param = %s", table, q.arg(typ), q.arg(c.Param))
+	var head string
+	if row != "" {
+		head = fmt.Sprintf("SELECT 1 FROM %s WHERE rtype = %s AND rid = %s AND param = %s", table, q.arg(typ), row, q.arg(c.Param))
+	} else {
+		head = fmt.Sprintf("SELECT rid FROM %s WHERE rtype = %s AND param = %s", table, q.arg(typ), q.arg(c.Param))
+	}
 	if c.Modifier == "missing" {
 		return head, nil
 	}
@@ -269,17 +282,44 @@ func likeEscape(s string) string {
 // (alias r).
 func (q *query) where(sq *concord.SearchQuery) (string, error) {
 	conds := []string{"r.type = " + q.arg(sq.Type), "r.deleted = 0"}
-	for i := range sq.Where {
+	// The most selective clause (by its kind: see selectivity) gives the
+	// ids to look up (IN); each other plain clause is checked on those
+	// resources' own index rows (EXISTS, through the by-resource index),
+	// so that a common code or status does not make the search gather
+	// every resource that has it.
+	order := make([]int, len(sq.Where))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return selectivity(&sq.Where[a]) - selectivity(&sq.Where[b]) })
+	driven := false
+	for _, i := range order {
 		c := &sq.Where[i]
+		negative := c.Modifier == "not" || (c.Modifier == "missing" && c.Missing)
+		_, plain := kindTable[c.Kind]
+		plain = plain && c.Has == nil && len(c.Chain) == 0
+		if plain && (driven || negative) {
+			set, err := q.setFor(sq.Type, c, "r.id")
+			if err != nil {
+				return "", err
+			}
+			if negative {
+				conds = append(conds, "NOT EXISTS ("+set+")")
+			} else {
+				conds = append(conds, "EXISTS ("+set+")")
+			}
+			continue
+		}
 		set, err := q.set(sq.Type, c)
 		if err != nil {
 			return "", err
 		}
-		in := "r.id IN (" + set + ")"
-		if c.Modifier == "not" || (c.Modifier == "missing" && c.Missing) {
-			in = "r.id NOT IN (" + set + ")"
+		if negative {
+			conds = append(conds, "r.id NOT IN ("+set+")")
+			continue
 		}
-		conds = append(conds, in)
+		conds = append(conds, "r.id IN ("+set+")")
+		driven = true
 	}
 	if c := sq.Compartment; c != nil {
 		var alts []string
@@ -528,4 +568,41 @@ func (t *sqlTx) LockKey(ctx context.Context, key string) error {
 	}
 	_, err := t.q.Exec(t.ctx, t.d.KeyLock, key)
 	return err
+}
+
+// selectivity ranks a clause by how few resources it is likely to match,
+// lowest first, from its kind alone (the store keeps no statistics of its
+// own): ids and references to one resource first, then identifiers and
+// exact strings, codes, prefixes, ranges, and last what matches widely.
+func selectivity(c *concord.SearchClause) int {
+	switch {
+	case c.Modifier == "not" || c.Modifier == "missing":
+		return 9
+	case c.Kind == concord.SearchKindID:
+		return 0
+	case c.Has != nil || len(c.Chain) > 0:
+		return 3
+	case c.Kind == "reference":
+		return 1
+	case c.Kind == concord.SearchKindList:
+		return 1
+	case c.Kind == "token" && (strings.Contains(c.Param, "identifier") || c.Param == "_id"):
+		return 1
+	case c.Kind == "string" && c.Modifier == "exact":
+		return 2
+	case c.Kind == "token" && c.Modifier == "":
+		for _, v := range c.Values {
+			if v.Code == "" {
+				return 6 // system| only
+			}
+		}
+		return 4
+	case c.Kind == "string" && c.Modifier == "":
+		return 4
+	case c.Kind == "uri", c.Kind == "composite":
+		return 4
+	case c.Kind == "date", c.Kind == "number", c.Kind == "quantity", c.Kind == concord.SearchKindLastUpdated:
+		return 5
+	}
+	return 7
 }
