@@ -51,6 +51,12 @@ type Dialect struct {
 	// MigrationLock, when set, is run first in every migration transaction
 	// to keep several nodes from migrating at once.
 	MigrationLock string
+	// ByResource, when set, is appended to an index table's name in a
+	// search's per-resource checks (EXISTS … WHERE rid = r.id) to make the
+	// engine use the table's by-resource index: SQLite's planner, having
+	// no statistics, would otherwise pick the value index and scan every
+	// row with that value for each resource checked.
+	ByResource func(table string) string
 	// KeyLock, when set, takes a lock on a string ($1) until the
 	// transaction ends (an advisory lock on PostgreSQL). SQLite has a
 	// single writer, whose transactions never overlap: it needs none.

@@ -19,6 +19,7 @@ const maxUnicode = "\U0010FFFF"
 // query builds one SQL statement with numbered arguments.
 type query struct {
 	args []any
+	d    Dialect
 }
 
 // arg adds an argument and returns its placeholder.
@@ -93,7 +94,11 @@ func (q *query) setFor(typ string, c *concord.SearchClause, row string) (string,
 	}
 	var head string
 	if row != "" {
-		head = fmt.Sprintf("SELECT 1 FROM %s WHERE rtype = %s AND rid = %s AND param = %s", table, q.arg(typ), row, q.arg(c.Param))
+		from := table
+		if q.d.ByResource != nil {
+			from += q.d.ByResource(table)
+		}
+		head = fmt.Sprintf("SELECT 1 FROM %s WHERE rtype = %s AND rid = %s AND param = %s", from, q.arg(typ), row, q.arg(c.Param))
 	} else {
 		head = fmt.Sprintf("SELECT rid FROM %s WHERE rtype = %s AND param = %s", table, q.arg(typ), q.arg(c.Param))
 	}
@@ -365,13 +370,16 @@ func (q *query) sortKey(typ string, s concord.SearchSort) (string, error) {
 	if col == "" || table == "" {
 		return "", concord.Errorf(concord.EINVALID, "cannot sort by %s (a %s parameter)", s.Param, s.Kind)
 	}
+	if q.d.ByResource != nil {
+		table += q.d.ByResource(table)
+	}
 	return fmt.Sprintf("(SELECT %s(%s) FROM %s WHERE rtype = r.type AND rid = r.id AND param = %s)", agg, col, table, q.arg(s.Param)), nil
 }
 
 // Search runs a search and returns a page of current resources, and how
 // many match in all when sq.Total is set (else -1).
 func (s *Store) Search(ctx context.Context, sq *concord.SearchQuery) ([]*concord.Resource, int64, error) {
-	return search(ctx, s.a.Read, sq)
+	return search(ctx, s.a.Read, s.a.Dialect, sq)
 }
 
 // SearchIDs returns the ids of the current resources matching sq (at
@@ -381,7 +389,7 @@ func (t *sqlTx) SearchIDs(ctx context.Context, sq *concord.SearchQuery, limit in
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var q query
+	q := query{d: t.d}
 	where, err := q.where(sq)
 	if err != nil {
 		return nil, err
@@ -402,8 +410,8 @@ func (t *sqlTx) SearchIDs(ctx context.Context, sq *concord.SearchQuery, limit in
 	return ids, rows.Err()
 }
 
-func search(ctx context.Context, db Querier, sq *concord.SearchQuery) ([]*concord.Resource, int64, error) {
-	var q query
+func search(ctx context.Context, db Querier, d Dialect, sq *concord.SearchQuery) ([]*concord.Resource, int64, error) {
+	q := query{d: d}
 	q.arg([]byte{}) // $1: the COALESCE default of resourceColumns
 	where, err := q.where(sq)
 	if err != nil {
@@ -411,7 +419,7 @@ func search(ctx context.Context, db Querier, sq *concord.SearchQuery) ([]*concor
 	}
 	total := int64(-1)
 	if sq.Total {
-		var cq query
+		cq := query{d: d}
 		w, err := cq.where(sq)
 		if err != nil {
 			return nil, 0, err

@@ -76,7 +76,7 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := sqldb.Migrate(ctx, w.begin, sqldb.Dialect{}, ms); err != nil {
+	if err := sqldb.Migrate(ctx, w.begin, dialect, ms); err != nil {
 		w.close()
 		wdb.Close()
 		rdb.Close()
@@ -84,7 +84,7 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 	}
 	return sqldb.New(sqldb.Adapter{
 		Kind:    "sqlite",
-		Dialect: sqldb.Dialect{},
+		Dialect: dialect,
 		Read:    dbQuerier{rdb},
 		Begin:   w.begin,
 		Ping:    rdb.PingContext,
@@ -390,3 +390,7 @@ func (r errRow) Scan(...any) error { return r.err }
 type rows struct{ *sql.Rows }
 
 func (r rows) Close() { r.Rows.Close() }
+
+// dialect is SQLite's: per-resource search checks name the by-resource
+// index (see sqldb.Dialect.ByResource).
+var dialect = sqldb.Dialect{ByResource: func(table string) string { return " INDEXED BY " + table + "_res" }}
