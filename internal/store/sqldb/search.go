@@ -418,17 +418,20 @@ func search(ctx context.Context, db Querier, d Dialect, sq *concord.SearchQuery)
 		return nil, 0, err
 	}
 	total := int64(-1)
-	if sq.Total {
+	count := func() error {
 		cq := query{d: d}
 		w, err := cq.where(sq)
 		if err != nil {
-			return nil, 0, err
+			return err
 		}
-		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM resources r WHERE "+w, cq.args...).Scan(&total); err != nil {
-			return nil, 0, err
-		}
+		return db.QueryRow(ctx, "SELECT COUNT(*) FROM resources r WHERE "+w, cq.args...).Scan(&total)
 	}
 	if sq.Count <= 0 {
+		if sq.Total {
+			if err := count(); err != nil {
+				return nil, 0, err
+			}
+		}
 		return nil, total, nil
 	}
 	var order []string
@@ -460,7 +463,20 @@ func search(ctx context.Context, db Querier, d Dialect, sq *concord.SearchQuery)
 		}
 		out = append(out, r)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	rows.Close()
+	if sq.Total {
+		// A page that is not full tells the total without counting (when
+		// it is not empty, or is the first).
+		if len(out) < sq.Count && (len(out) > 0 || sq.Offset == 0) {
+			total = int64(sq.Offset + len(out))
+		} else if err := count(); err != nil {
+			return nil, 0, err
+		}
+	}
+	return out, total, nil
 }
 
 // maxRefsPerQuery caps the ids one IN list carries.
