@@ -34,6 +34,10 @@ const (
 // _has) puts on the resources: any of its values may match.
 type SearchClause struct {
 	Param string // the parameter code as indexed (e.g. code, identifier:of-type)
+	// Stored, when set, are the parameters whose index rows stand for
+	// Param's: a parameter defined as the union of others (Observation's
+	// combo-code is code and component-code) is not indexed itself.
+	Stored []string
 	Kind  string // the parameter type, or a SearchKind* constant
 	// Modifier is one of missing, exact, contains, text, not, above,
 	// below (or empty). The parser has already turned :identifier and
@@ -94,7 +98,8 @@ type SearchValue struct {
 
 // SearchSort is one sort key.
 type SearchSort struct {
-	Param string
+	Param  string
+	Stored []string // as SearchClause.Stored
 	Kind  string
 	Desc  bool
 }

@@ -181,7 +181,7 @@ func (r *Request) result(k string, vs []string) error {
 				}
 				kind = sp.Type
 			}
-			r.Query.Sort = append(r.Query.Sort, concord.SearchSort{Param: name, Kind: kind, Desc: desc})
+			r.Query.Sort = append(r.Query.Sort, concord.SearchSort{Param: name, Kind: kind, Desc: desc, Stored: Stored(r.Query.Type, name)})
 		}
 		r.Params.Set(k, last)
 	case strings.HasPrefix(k, "_include") || strings.HasPrefix(k, "_revinclude"):
@@ -321,7 +321,7 @@ func (p *parser) clause(typ, key, value string, depth int) (*concord.SearchClaus
 			return nil, &unknownParam{key, "search parameter " + name + " is not supported"}
 		}
 	}
-	c := &concord.SearchClause{Param: name, Kind: kind}
+	c := &concord.SearchClause{Param: name, Kind: kind, Stored: Stored(typ, name)}
 	if sp != nil && sp.Type == fhir.SearchComposite {
 		if len(sp.Components) != 2 {
 			return nil, &unknownParam{key, "composite parameter " + name + " is not supported"}

@@ -28,6 +28,19 @@ func (q *query) arg(v any) string {
 	return "$" + strconv.Itoa(len(q.args))
 }
 
+// param is the condition on an index row's parameter: param itself, or
+// the parameters whose rows stand for it.
+func (q *query) param(param string, stored []string) string {
+	if len(stored) == 0 {
+		return "param = " + q.arg(param)
+	}
+	ps := make([]string, len(stored))
+	for i, p := range stored {
+		ps[i] = q.arg(p)
+	}
+	return "param IN (" + strings.Join(ps, ", ") + ")"
+}
+
 // kindTable maps a parameter type to its index table.
 var kindTable = map[string]string{
 	"string": "idx_string", "token": "idx_token", "date": "idx_date", "number": "idx_number",
@@ -98,9 +111,9 @@ func (q *query) setFor(typ string, c *concord.SearchClause, row string) (string,
 		if q.d.ByResource != nil {
 			from += q.d.ByResource(table)
 		}
-		head = fmt.Sprintf("SELECT 1 FROM %s WHERE rtype = %s AND rid = %s AND param = %s", from, q.arg(typ), row, q.arg(c.Param))
+		head = fmt.Sprintf("SELECT 1 FROM %s WHERE rtype = %s AND rid = %s AND %s", from, q.arg(typ), row, q.param(c.Param, c.Stored))
 	} else {
-		head = fmt.Sprintf("SELECT rid FROM %s WHERE rtype = %s AND param = %s", table, q.arg(typ), q.arg(c.Param))
+		head = fmt.Sprintf("SELECT rid FROM %s WHERE rtype = %s AND %s", table, q.arg(typ), q.param(c.Param, c.Stored))
 	}
 	if c.Modifier == "missing" {
 		return head, nil
@@ -373,7 +386,7 @@ func (q *query) sortKey(typ string, s concord.SearchSort) (string, error) {
 	if q.d.ByResource != nil {
 		table += q.d.ByResource(table)
 	}
-	return fmt.Sprintf("(SELECT %s(%s) FROM %s WHERE rtype = r.type AND rid = r.id AND param = %s)", agg, col, table, q.arg(s.Param)), nil
+	return fmt.Sprintf("(SELECT %s(%s) FROM %s WHERE rtype = r.type AND rid = r.id AND %s)", agg, col, table, q.param(s.Param, s.Stored)), nil
 }
 
 // Search runs a search and returns a page of current resources, and how

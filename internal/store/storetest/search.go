@@ -159,6 +159,13 @@ func testSearch(t *testing.T, f *Fixture) {
 		{"Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt140", "o3"},
 		{"Observation", "component-code-value-quantity=http://loinc.org|8462-4$gt140", ""},
 		{"Observation", "code-value-quantity=http://loinc.org|2339-0$gt6|http://unitsofmeasure.org|mmol/L", "o2"},
+		// combo-X: the rows of X and component-X
+		{"Observation", "combo-code=8480-6", "o3"},
+		{"Observation", "combo-code=http://loinc.org|2339-0", "o1,o2"},
+		{"Observation", "combo-value-quantity=gt100", "o3"},
+		{"Observation", "combo-code-value-quantity=http://loinc.org|8480-6$gt140", "o3"},
+		{"Observation", "combo-code-value-quantity=http://loinc.org|2339-0$lt1|http://unitsofmeasure.org|g/L", "o1"},
+		{"Observation", "combo-code:missing=true", ""},
 		// uri with :below and :above
 		{"Questionnaire", "url=http://example.org/fhir/Questionnaire/intake", "q1"},
 		{"Questionnaire", "url:below=http://example.org/fhir", "q1"},
