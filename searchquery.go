@@ -38,7 +38,7 @@ type SearchClause struct {
 	// Param's: a parameter defined as the union of others (Observation's
 	// combo-code is code and component-code) is not indexed itself.
 	Stored []string
-	Kind  string // the parameter type, or a SearchKind* constant
+	Kind   string // the parameter type, or a SearchKind* constant
 	// Modifier is one of missing, exact, contains, text, not, above,
 	// below (or empty). The parser has already turned :identifier and
 	// :of-type into other parameters and a type modifier into RefType.
@@ -100,8 +100,8 @@ type SearchValue struct {
 type SearchSort struct {
 	Param  string
 	Stored []string // as SearchClause.Stored
-	Kind  string
-	Desc  bool
+	Kind   string
+	Desc   bool
 }
 
 // Ref names a resource by type and id.
