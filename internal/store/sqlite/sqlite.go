@@ -70,7 +70,11 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 	// temporary file, page by page; and a larger page cache (16 MiB)
 	// keeps a big transaction (a Bundle of hundreds of resources and their
 	// index rows) from spilling to the WAL before its commit.
-	w, err := openWriter(base + "&_pragma=temp_store(MEMORY)&_pragma=cache_size(-16384)")
+	// Its commits never checkpoint (wal_autocheckpoint 0): the
+	// checkpointer does, on its own connection, so copying the WAL into
+	// the database (14% of the writer's time during a Bundle import) runs
+	// beside the writer instead of in its commits.
+	w, err := openWriter(base + "&_pragma=temp_store(MEMORY)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		wdb.Close()
 		rdb.Close()
@@ -82,6 +86,7 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	stopCheckpoints := startCheckpointer(wdb)
 	return sqldb.New(sqldb.Adapter{
 		Kind:    "sqlite",
 		Dialect: dialect,
@@ -96,6 +101,7 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 			}
 		},
 		Close: func() error {
+			stopCheckpoints()
 			return errors.Join(w.close(), rdb.Close(), wdb.Close())
 		},
 		SchemaVersion: len(ms),
