@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -47,16 +46,8 @@ func (s searchset) link(rel string) string {
 // reported per Prefer: handling; compartment searches and patient tokens
 // see only the compartment; hostile parameters get OperationOutcome.
 func TestFHIRSearch(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "d")
-	n := startServe(t, dir, "--data", data)
-	tok := func(args ...string) string {
-		o, e, code := run(t, dir, append([]string{"token", "create", "--data", data}, args...)...)
-		if code != 0 {
-			t.Fatalf("token: %s", e)
-		}
-		return strings.TrimSpace(o)
-	}
+	n := startFHIR(t)
+	tok := n.token
 	clin := tok("--role", "clinician")
 	base := n.url + "/fhir"
 	put := func(path, body string) {

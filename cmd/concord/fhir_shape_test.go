@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,14 +10,8 @@ import (
 // TestFHIRSummaryAndElements: _summary and _elements shape what read and
 // vread return, and mark it SUBSETTED; bad values are refused.
 func TestFHIRSummaryAndElements(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "d")
-	n := startServe(t, dir, "--data", data)
-	o, e, code := run(t, dir, "token", "create", "--data", data, "--role", "clinician")
-	if code != 0 {
-		t.Fatalf("token: %s", e)
-	}
-	clin := strings.TrimSpace(o)
+	n := startFHIR(t)
+	clin := n.token("--role", "clinician")
 	url := n.url + "/fhir/Observation/syn-obs-1"
 	// A synthetic observation.
 	obs := `{"resourceType":"Observation","id":"syn-obs-1","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">synthetic</div>"},
@@ -91,14 +84,8 @@ func TestFHIRSummaryAndElements(t *testing.T) {
 // TestFHIRHistoryAt: _at lists the versions current at some moment of
 // the period it gives, at instance, type and system level.
 func TestFHIRHistoryAt(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "d")
-	n := startServe(t, dir, "--data", data)
-	o, e, code := run(t, dir, "token", "create", "--data", data, "--role", "clinician")
-	if code != 0 {
-		t.Fatalf("token: %s", e)
-	}
-	clin := strings.TrimSpace(o)
+	n := startFHIR(t)
+	clin := n.token("--role", "clinician")
 	base := n.url + "/fhir"
 	// write stores a version and returns its lastUpdated, after waiting
 	// until the clock has left that millisecond, so the next version's

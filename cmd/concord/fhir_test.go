@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,16 +34,10 @@ func fhirDo(t *testing.T, method, url, bearer, body string, headers ...string) (
 // delete as a versioned tombstone, history at three levels, the
 // CapabilityStatement, OperationOutcome errors, and scopes enforced.
 func TestFHIRCrud(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "d")
-	n := startServe(t, dir, "--data", data)
-	tok := func(args ...string) string {
-		o, e, code := run(t, dir, append([]string{"token", "create", "--data", data}, args...)...)
-		if code != 0 {
-			t.Fatalf("token: %s", e)
-		}
-		return strings.TrimSpace(o)
-	}
+	n := startFHIR(t)
+	tok := n.token
+	dir := n.dir
+	data := n.data
 	clin := tok("--role", "clinician")
 	reader := tok("--role", "clinician", "--scope", "user/Patient.rs")
 	patientTok := tok("--role", "patient", "--patient", "syn-1")
@@ -181,14 +174,8 @@ func TestFHIRCrud(t *testing.T) {
 // transaction responses, searches inside a batch) are absolute URLs
 // under the base, so that a client following next lands on the page.
 func TestFHIRAbsoluteURLs(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "d")
-	n := startServe(t, dir, "--data", data)
-	o, e, code := run(t, dir, "token", "create", "--data", data, "--role", "clinician")
-	if code != 0 {
-		t.Fatalf("token: %s", e)
-	}
-	clin := strings.TrimSpace(o)
+	n := startFHIR(t)
+	clin := n.token("--role", "clinician")
 	base := n.url + "/fhir"
 
 	type answer struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -11,16 +10,8 @@ import (
 // and $validate (a path segment with a $) answers 200 under the type's
 // read scope and is refused without it.
 func TestFHIRValidate(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "d")
-	n := startServe(t, dir, "--data", data)
-	tok := func(args ...string) string {
-		o, e, code := run(t, dir, append([]string{"token", "create", "--data", data}, args...)...)
-		if code != 0 {
-			t.Fatalf("token: %s", e)
-		}
-		return strings.TrimSpace(o)
-	}
+	n := startFHIR(t)
+	tok := n.token
 	clin := tok("--role", "clinician")
 	obsReader := tok("--role", "clinician", "--scope", "user/Observation.rs")
 	base := n.url + "/fhir"

@@ -24,14 +24,10 @@ func TestFHIRBundleOverHTTP(t *testing.T) {
 	if len(files) == 0 {
 		t.Skip("../shared absent")
 	}
-	dir := t.TempDir()
-	data := filepath.Join(dir, "d")
-	n := startServe(t, dir, "--data", data)
-	o, e, code := run(t, dir, "token", "create", "--data", data, "--role", "clinician")
-	if code != 0 {
-		t.Fatalf("token: %s", e)
-	}
-	clin := strings.TrimSpace(o)
+	n := startFHIR(t)
+	clin := n.token("--role", "clinician")
+	dir := n.dir
+	data := n.data
 	body, err := os.ReadFile(files[0])
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +73,7 @@ func TestFHIRBundleOverHTTP(t *testing.T) {
 		t.Fatalf("unchanged PUT: %d %s", resp.StatusCode, resp.Header.Get("ETag"))
 	}
 	// The writes are audited as the token's holder.
-	o, _, _ = run(t, dir, "audit", "export", "--data", data)
+	o, _, _ := run(t, dir, "audit", "export", "--data", data)
 	if !strings.Contains(o, observation+"/_history/1") {
 		t.Errorf("audit export lacks %s", observation)
 	}

@@ -119,17 +119,14 @@ func (a *api) conditionalUpdate(w http.ResponseWriter, r *http.Request, typ stri
 		}
 		created = cur == nil || cur.Deleted
 		out = &concord.Resource{Type: typ, ID: id, Version: next, LastUpdated: now, Content: withMeta(p, id, next, now), Index: p.index}
-		return a.put(ctx, tx, out, concord.AuditUpdate, tmpl)
+		out, _, err = a.putChanged(ctx, tx, cur, out, concord.AuditUpdate, tmpl)
+		return err
 	})
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	a.respond(w, r, out, status)
+	a.respondUpdate(w, r, out, created)
 }
 
 // conditionalDelete is DELETE [type]?criteria: the one match is deleted

@@ -175,6 +175,12 @@ func (a *api) update(w http.ResponseWriter, r *http.Request, typ string) {
 		httperr.Write(w, r, err)
 		return
 	}
+	a.respondUpdate(w, r, res, created)
+}
+
+// respondUpdate answers an update: 201 Created when it created the
+// resource (update as create), 200 otherwise.
+func (a *api) respondUpdate(w http.ResponseWriter, r *http.Request, res *concord.Resource, created bool) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
