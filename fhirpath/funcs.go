@@ -88,34 +88,12 @@ func init() {
 			})
 			return bools(all), err
 		}},
-		"allTrue":  {0, 0, false, boolAggregate(func(t, f, n int) bool { return f == 0 })},
-		"anyTrue":  {0, 0, false, boolAggregate(func(t, f, n int) bool { return t > 0 })},
-		"allFalse": {0, 0, false, boolAggregate(func(t, f, n int) bool { return t == 0 })},
-		"anyFalse": {0, 0, false, boolAggregate(func(t, f, n int) bool { return f > 0 })},
-		"subsetOf": {1, 1, false, func(e *env, c *call, in Collection) (Collection, error) {
-			other, err := c.arg(e, 0)
-			if err != nil {
-				return nil, err
-			}
-			for _, v := range in {
-				if ok, err := e.contains(other, v); err != nil || !ok {
-					return bools(false), err
-				}
-			}
-			return bools(true), nil
-		}},
-		"supersetOf": {1, 1, false, func(e *env, c *call, in Collection) (Collection, error) {
-			other, err := c.arg(e, 0)
-			if err != nil {
-				return nil, err
-			}
-			for _, v := range other {
-				if ok, err := e.contains(in, v); err != nil || !ok {
-					return bools(false), err
-				}
-			}
-			return bools(true), nil
-		}},
+		"allTrue":    {0, 0, false, boolAggregate(func(t, f, n int) bool { return f == 0 })},
+		"anyTrue":    {0, 0, false, boolAggregate(func(t, f, n int) bool { return t > 0 })},
+		"allFalse":   {0, 0, false, boolAggregate(func(t, f, n int) bool { return t == 0 })},
+		"anyFalse":   {0, 0, false, boolAggregate(func(t, f, n int) bool { return f > 0 })},
+		"subsetOf":   {1, 1, false, subsetFn(false)},
+		"supersetOf": {1, 1, false, subsetFn(true)},
 		"count": {0, 0, false, func(e *env, c *call, in Collection) (Collection, error) {
 			return Collection{intValue(int64(len(in)))}, nil
 		}},
@@ -1045,4 +1023,25 @@ func sortValues(in Collection) {
 		c, known, err := compareValues(0, in[i], in[j])
 		return err == nil && known && c < 0
 	})
+}
+
+// subsetFn is subsetOf (every input item is in the argument) or, with
+// super, supersetOf (every argument item is in the input).
+func subsetFn(super bool) func(*env, *call, Collection) (Collection, error) {
+	return func(e *env, c *call, in Collection) (Collection, error) {
+		other, err := c.arg(e, 0)
+		if err != nil {
+			return nil, err
+		}
+		items, of := in, other
+		if super {
+			items, of = other, in
+		}
+		for _, v := range items {
+			if ok, err := e.contains(of, v); err != nil || !ok {
+				return bools(false), err
+			}
+		}
+		return bools(true), nil
+	}
 }
