@@ -169,6 +169,22 @@ func (t txConn) Query(ctx context.Context, sql string, args ...any) (sqldb.Rows,
 	return r, nil
 }
 
+// ExecBatch sends the statements in one pgx batch: one round trip.
+func (t txConn) ExecBatch(ctx context.Context, stmts []sqldb.Stmt) error {
+	b := &pgx.Batch{}
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	br := t.tx.SendBatch(ctx, b)
+	for range stmts {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+	}
+	return br.Close()
+}
+
 func (t txConn) ExecScript(ctx context.Context, script string) error {
 	// Without arguments pgx sends the script in one simple-protocol query.
 	_, err := t.tx.Exec(ctx, script)

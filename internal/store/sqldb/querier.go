@@ -33,6 +33,20 @@ type Rows interface {
 	Close()
 }
 
+// Stmt is a statement and its arguments.
+type Stmt struct {
+	SQL  string
+	Args []any
+}
+
+// Batcher is implemented by a TxConn that can send several statements in
+// one round trip to the server (PostgreSQL); others run them one by one.
+type Batcher interface {
+	// ExecBatch runs the statements in order and stops at the first
+	// error.
+	ExecBatch(ctx context.Context, stmts []Stmt) error
+}
+
 // TxConn is a write transaction on one connection.
 type TxConn interface {
 	Querier

@@ -61,16 +61,15 @@ func insertStatement(table int, n int) string {
 // replaceIndex replaces the search index rows of r with r.Index. A first
 // version has none to remove.
 func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource) error {
+	var stmts []Stmt
 	if r.Version > 1 {
 		for _, tab := range indexTables {
-			if _, err := t.q.Exec(t.ctx, `DELETE FROM `+tab.name+` WHERE rtype = $1 AND rid = $2`, r.Type, r.ID); err != nil {
-				return err
-			}
+			stmts = append(stmts, Stmt{`DELETE FROM ` + tab.name + ` WHERE rtype = $1 AND rid = $2`, []any{r.Type, r.ID}})
 		}
 	}
 	x := r.Index
 	if x == nil || r.Deleted {
-		return nil
+		return t.execAll(stmts)
 	}
 	var rows [][]any
 	add := func(vals ...any) { rows = append(rows, vals) }
@@ -82,9 +81,7 @@ func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource) error {
 				args = append(args, r.Type, r.ID)
 				args = append(args, row...)
 			}
-			if _, err := t.q.Exec(t.ctx, insertStatement(table, n), args...); err != nil {
-				return err
-			}
+			stmts = append(stmts, Stmt{insertStatement(table, n), args})
 			rows = rows[n:]
 		}
 		return nil
@@ -134,5 +131,25 @@ func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource) error {
 	for _, v := range x.Composites {
 		add(v.Param, v.ASystem, v.ACode, v.BSystem, v.BCode, v.BLo, v.BHi)
 	}
-	return flush(7)
+	if err := flush(7); err != nil {
+		return err
+	}
+	return t.execAll(stmts)
+}
+
+// execAll runs statements in one round trip when the connection can
+// batch them, else one by one.
+func (t *sqlTx) execAll(stmts []Stmt) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	if b, ok := t.q.(Batcher); ok {
+		return b.ExecBatch(t.ctx, stmts)
+	}
+	for _, s := range stmts {
+		if _, err := t.q.Exec(t.ctx, s.SQL, s.Args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
