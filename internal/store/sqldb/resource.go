@@ -66,15 +66,14 @@ func (t *sqlTx) PutResource(ctx context.Context, r *concord.Resource) error {
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`, r.Type, r.ID, r.Version, at, deleted, content).Scan(&r.Seq); err != nil {
 		return err
 	}
-	_, err = t.q.Exec(t.ctx, `INSERT INTO resources (type, id, version, last_updated, deleted, content, seq)
+	// The current row and the search index: one round trip where the
+	// connection batches statements.
+	current := Stmt{`INSERT INTO resources (type, id, version, last_updated, deleted, content, seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
 			deleted = excluded.deleted, content = excluded.content, seq = excluded.seq`,
-		r.Type, r.ID, r.Version, at, deleted, content, r.Seq)
-	if err != nil {
-		return err
-	}
-	return t.replaceIndex(ctx, r)
+		[]any{r.Type, r.ID, r.Version, at, deleted, content, r.Seq}}
+	return t.replaceIndex(ctx, r, current)
 }
 
 // Resource returns a resource's current version.

@@ -58,10 +58,10 @@ func insertStatement(table int, n int) string {
 	return s
 }
 
-// replaceIndex replaces the search index rows of r with r.Index. A first
-// version has none to remove.
-func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource) error {
-	var stmts []Stmt
+// replaceIndex replaces the search index rows of r with r.Index, after
+// running first. A first version has none to remove.
+func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource, first ...Stmt) error {
+	stmts := first
 	if r.Version > 1 {
 		for _, tab := range indexTables {
 			stmts = append(stmts, Stmt{`DELETE FROM ` + tab.name + ` WHERE rtype = $1 AND rid = $2`, []any{r.Type, r.ID}})
@@ -137,19 +137,5 @@ func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource) error {
 	return t.execAll(stmts)
 }
 
-// execAll runs statements in one round trip when the connection can
-// batch them, else one by one.
-func (t *sqlTx) execAll(stmts []Stmt) error {
-	if len(stmts) == 0 {
-		return nil
-	}
-	if b, ok := t.q.(Batcher); ok {
-		return b.ExecBatch(t.ctx, stmts)
-	}
-	for _, s := range stmts {
-		if _, err := t.q.Exec(t.ctx, s.SQL, s.Args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// execAll runs statements whose results are not read (see later).
+func (t *sqlTx) execAll(stmts []Stmt) error { return t.later(stmts...) }

@@ -16,6 +16,23 @@ type sqlTx struct {
 	q     Querier
 	d     Dialect
 	chain chainState
+	// batch, when set, takes statements whose results are not read, to
+	// send them together (see batching); nil runs them at once.
+	batch *batching
+}
+
+// later runs statements whose results are not read: queued on the
+// writer's connection (see batching), else at once.
+func (t *sqlTx) later(stmts ...Stmt) error {
+	if t.batch != nil {
+		return t.batch.later(stmts...)
+	}
+	for _, s := range stmts {
+		if _, err := t.q.Exec(t.ctx, s.SQL, s.Args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *sqlTx) CreateToken(ctx context.Context, tok *concord.Token) error {
@@ -63,11 +80,11 @@ func (t *sqlTx) AppendAudit(ctx context.Context, r *concord.AuditRecord) error {
 		t.chain.loaded = true
 	}
 	next := r.Seal(t.chain.head)
-	if _, err := t.q.Exec(t.ctx, `INSERT INTO audit_log
+	if err := t.later(Stmt{`INSERT INTO audit_log
 		(seq, at, actor, role, address, action, object, patient, outcome, detail, request_id, node, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		r.Seq, r.Time.UnixMicro(), r.Actor, r.Role, r.Address, r.Action, r.Object, r.Patient,
-		int64(r.Outcome), r.Detail, r.RequestID, r.Node, r.PrevHash, r.Hash); err != nil {
+		[]any{r.Seq, r.Time.UnixMicro(), r.Actor, r.Role, r.Address, r.Action, r.Object, r.Patient,
+			int64(r.Outcome), r.Detail, r.RequestID, r.Node, r.PrevHash, r.Hash}}); err != nil {
 		return err
 	}
 	t.chain.head = next

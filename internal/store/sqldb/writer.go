@@ -195,7 +195,8 @@ func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool, 
 		fail(concord.WrapError(concord.EUNAVAILABLE, err, "store: %s", what))
 		return reqs, nil
 	}
-	tx := &sqlTx{ctx: ctx, q: tc, d: w.dialect}
+	bc := newBatching(ctx, tc)
+	tx := &sqlTx{ctx: ctx, q: bc, d: w.dialect, batch: bc}
 	committed, yielded := 0, false
 	for i := 0; ; i++ {
 		if i == len(reqs) {
@@ -217,7 +218,11 @@ func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool, 
 		}
 		r := reqs[i]
 		if !savepoints {
-			if r.err = call(r.fn, tx); r.err != nil {
+			if r.err = call(r.fn, tx); r.err == nil {
+				r.err = bc.flush() // what fn queued fails as fn's
+			}
+			if r.err != nil {
+				bc.discard()
 				tc.Rollback(ctx)
 				return reqs, r
 			}
@@ -228,7 +233,11 @@ func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool, 
 			return abort(err, "savepoint")
 		}
 		saved := tx.chain
-		if r.err = call(r.fn, tx); r.err != nil {
+		if r.err = call(r.fn, tx); r.err == nil {
+			r.err = bc.flush()
+		}
+		if r.err != nil {
+			bc.discard()
 			tx.chain = saved
 			if _, err := tc.Exec(ctx, "ROLLBACK TO SAVEPOINT w"); err != nil {
 				return abort(err, "rollback to savepoint")
