@@ -185,6 +185,28 @@ func (t txConn) ExecBatch(ctx context.Context, stmts []sqldb.Stmt) error {
 	return br.Close()
 }
 
+// QueryRowAfter sends the statements and the query in one pgx batch and
+// scans the query's row.
+func (t txConn) QueryRowAfter(ctx context.Context, stmts []sqldb.Stmt, query string, args []any, dest []any) error {
+	b := &pgx.Batch{}
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	b.Queue(query, args...)
+	br := t.tx.SendBatch(ctx, b)
+	for range stmts {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+	}
+	err := row{br.QueryRow()}.Scan(dest...)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func (t txConn) ExecScript(ctx context.Context, script string) error {
 	// Without arguments pgx sends the script in one simple-protocol query.
 	_, err := t.tx.Exec(ctx, script)

@@ -55,12 +55,21 @@ func (c *batching) Exec(ctx context.Context, query string, args ...any) (int64, 
 	return c.TxConn.Exec(ctx, query, args...)
 }
 
+// QueryRow sends the queued statements with the query, in one round
+// trip.
 func (c *batching) QueryRow(ctx context.Context, query string, args ...any) Row {
-	if err := c.flush(); err != nil {
-		return errRow{err}
+	if c.b == nil || len(c.pending) == 0 {
+		return c.TxConn.QueryRow(ctx, query, args...)
 	}
-	return c.TxConn.QueryRow(ctx, query, args...)
+	stmts := c.pending
+	c.pending = nil
+	return rowFunc(func(dest ...any) error { return c.b.QueryRowAfter(ctx, stmts, query, args, dest) })
 }
+
+// rowFunc is a Row whose Scan runs the query.
+type rowFunc func(dest ...any) error
+
+func (f rowFunc) Scan(dest ...any) error { return f(dest...) }
 
 func (c *batching) Query(ctx context.Context, query string, args ...any) (Rows, error) {
 	if err := c.flush(); err != nil {

@@ -45,6 +45,9 @@ type Batcher interface {
 	// ExecBatch runs the statements in order and stops at the first
 	// error.
 	ExecBatch(ctx context.Context, stmts []Stmt) error
+	// QueryRowAfter runs the statements, then the query, in one round
+	// trip, and scans the query's row into dest (ErrNoRows when none).
+	QueryRowAfter(ctx context.Context, stmts []Stmt, query string, args []any, dest []any) error
 }
 
 // TxConn is a write transaction on one connection.
