@@ -176,40 +176,8 @@ func init() {
 			}
 			return take(in, 0, int(n)), nil
 		}},
-		"intersect": {1, 1, false, func(e *env, c *call, in Collection) (Collection, error) {
-			other, err := c.arg(e, 0)
-			if err != nil {
-				return nil, err
-			}
-			var out Collection
-			for _, v := range in {
-				inOther, err := e.contains(other, v)
-				if err != nil {
-					return nil, err
-				}
-				if inOther && !containsValue(out, v) {
-					out = append(out, v)
-				}
-			}
-			return out, nil
-		}},
-		"exclude": {1, 1, false, func(e *env, c *call, in Collection) (Collection, error) {
-			other, err := c.arg(e, 0)
-			if err != nil {
-				return nil, err
-			}
-			var out Collection
-			for _, v := range in {
-				inOther, err := e.contains(other, v)
-				if err != nil {
-					return nil, err
-				}
-				if !inOther {
-					out = append(out, v)
-				}
-			}
-			return out, nil
-		}},
+		"intersect": {1, 1, false, membershipFn(true)},
+		"exclude":   {1, 1, false, membershipFn(false)},
 
 		// Combining (5.4).
 		"union": {1, 1, false, func(e *env, c *call, in Collection) (Collection, error) {
@@ -1043,5 +1011,28 @@ func subsetFn(super bool) func(*env, *call, Collection) (Collection, error) {
 			}
 		}
 		return bools(true), nil
+	}
+}
+
+// membershipFn is intersect (the input items that are in the argument,
+// each once) or, with in false, exclude (the input items that are not in
+// the argument, in order, repeats kept).
+func membershipFn(in bool) func(*env, *call, Collection) (Collection, error) {
+	return func(e *env, c *call, input Collection) (Collection, error) {
+		other, err := c.arg(e, 0)
+		if err != nil {
+			return nil, err
+		}
+		var out Collection
+		for _, v := range input {
+			inOther, err := e.contains(other, v)
+			if err != nil {
+				return nil, err
+			}
+			if inOther == in && (!in || !containsValue(out, v)) {
+				out = append(out, v)
+			}
+		}
+		return out, nil
 	}
 }

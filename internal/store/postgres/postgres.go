@@ -171,16 +171,9 @@ func (t txConn) Query(ctx context.Context, sql string, args ...any) (sqldb.Rows,
 
 // ExecBatch sends the statements in one pgx batch: one round trip.
 func (t txConn) ExecBatch(ctx context.Context, stmts []sqldb.Stmt) error {
-	b := &pgx.Batch{}
-	for _, s := range stmts {
-		b.Queue(s.SQL, s.Args...)
-	}
-	br := t.tx.SendBatch(ctx, b)
-	for range stmts {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
-		}
+	br, err := t.send(ctx, stmts, nil)
+	if err != nil {
+		return err
 	}
 	return br.Close()
 }
@@ -188,23 +181,35 @@ func (t txConn) ExecBatch(ctx context.Context, stmts []sqldb.Stmt) error {
 // QueryRowAfter sends the statements and the query in one pgx batch and
 // scans the query's row.
 func (t txConn) QueryRowAfter(ctx context.Context, stmts []sqldb.Stmt, query string, args []any, dest []any) error {
-	b := &pgx.Batch{}
-	for _, s := range stmts {
-		b.Queue(s.SQL, s.Args...)
+	br, err := t.send(ctx, stmts, &sqldb.Stmt{SQL: query, Args: args})
+	if err != nil {
+		return err
 	}
-	b.Queue(query, args...)
-	br := t.tx.SendBatch(ctx, b)
-	for range stmts {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
-		}
-	}
-	err := row{br.QueryRow()}.Scan(dest...)
+	err = row{br.QueryRow()}.Scan(dest...)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// send queues stmts (and query, when not nil) in one batch and runs the
+// statements; the caller reads the query's answer and closes the batch.
+func (t txConn) send(ctx context.Context, stmts []sqldb.Stmt, query *sqldb.Stmt) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	if query != nil {
+		b.Queue(query.SQL, query.Args...)
+	}
+	br := t.tx.SendBatch(ctx, b)
+	for range stmts {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
+	}
+	return br, nil
 }
 
 func (t txConn) ExecScript(ctx context.Context, script string) error {

@@ -69,7 +69,7 @@ func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource, first ...
 	}
 	x := r.Index
 	if x == nil || r.Deleted {
-		return t.execAll(stmts)
+		return t.later(stmts...)
 	}
 	var rows [][]any
 	add := func(vals ...any) { rows = append(rows, vals) }
@@ -134,8 +134,5 @@ func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource, first ...
 	if err := flush(7); err != nil {
 		return err
 	}
-	return t.execAll(stmts)
+	return t.later(stmts...)
 }
-
-// execAll runs statements whose results are not read (see later).
-func (t *sqlTx) execAll(stmts []Stmt) error { return t.later(stmts...) }

@@ -16,24 +16,13 @@ type sqlTx struct {
 	q     Querier
 	d     Dialect
 	chain chainState
-	// batch, when set, takes statements whose results are not read, to
-	// send them together (see batching); nil runs them at once.
+	// batch takes the statements whose results are not read, to send
+	// them together (see batching).
 	batch *batching
 }
 
-// later runs statements whose results are not read: queued on the
-// writer's connection (see batching), else at once.
-func (t *sqlTx) later(stmts ...Stmt) error {
-	if t.batch != nil {
-		return t.batch.later(stmts...)
-	}
-	for _, s := range stmts {
-		if _, err := t.q.Exec(t.ctx, s.SQL, s.Args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// later runs statements whose results are not read (see batching).
+func (t *sqlTx) later(stmts ...Stmt) error { return t.batch.later(stmts...) }
 
 func (t *sqlTx) CreateToken(ctx context.Context, tok *concord.Token) error {
 	if err := ctx.Err(); err != nil {
