@@ -29,8 +29,9 @@ type Adapter struct {
 
 // Store implements concord.Store over an Adapter.
 type Store struct {
-	a Adapter
-	w *writer
+	a      Adapter
+	w      *writer
+	tokens tokenCache
 }
 
 var _ concord.Store = (*Store)(nil)
@@ -38,7 +39,10 @@ var _ concord.Store = (*Store)(nil)
 // New returns a Store over a, with its writer running. The schema must
 // already be migrated.
 func New(a Adapter) *Store {
-	return &Store{a: a, w: newWriter(a.Begin, a.Dialect)}
+	s := &Store{a: a, w: newWriter(a.Begin, a.Dialect)}
+	s.tokens.m = map[string]tokenEntry{}
+	s.w.revoked = s.tokens.forgetAll
+	return s
 }
 
 // Kind returns the engine's name.
@@ -98,8 +102,23 @@ func scanToken(row interface{ Scan(...any) error }) (*concord.Token, error) {
 	return &t, nil
 }
 
-// Token returns one token by ID.
+// Token returns one token by ID. Tokens are cached for tokenTTL: a
+// revocation committed through this store takes effect at once, one
+// committed by another process or node within tokenTTL.
 func (s *Store) Token(ctx context.Context, id string) (*concord.Token, error) {
+	if t, ok := s.tokens.get(id); ok {
+		return t, nil
+	}
+	gen := s.tokens.gen.Load()
+	t, err := s.token(ctx, id)
+	if err == nil {
+		s.tokens.put(id, t, gen)
+	}
+	return t, err
+}
+
+// token reads a token from the database.
+func (s *Store) token(ctx context.Context, id string) (*concord.Token, error) {
 	t, err := scanToken(s.a.Read.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
 	if err == ErrNoRows {
 		return nil, concord.Errorf(concord.ENOTFOUND, "no token %q", id)

@@ -19,6 +19,8 @@ type sqlTx struct {
 	// batch takes the statements whose results are not read, to send
 	// them together (see batching).
 	batch *batching
+	// revoked says a token was revoked in this transaction.
+	revoked bool
 }
 
 // later runs statements whose results are not read (see batching).
@@ -50,6 +52,7 @@ func (t *sqlTx) RevokeToken(ctx context.Context, id string, at time.Time) error 
 	if revoked != 0 {
 		return concord.Errorf(concord.ECONFLICT, "token %q is already revoked", id)
 	}
+	t.revoked = true
 	_, err = t.q.Exec(t.ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2`, at.UTC().UnixMicro(), id)
 	return err
 }

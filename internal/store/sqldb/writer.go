@@ -41,6 +41,11 @@ type writer struct {
 
 	commits atomic.Int64
 	writes  atomic.Int64
+
+	// revoked, when set, is called after a transaction that revoked a
+	// token is committed (or its commit failed): the store's token cache
+	// forgets what it holds.
+	revoked func()
 }
 
 func newWriter(begin func(context.Context) (TxConn, error), d Dialect) *writer {
@@ -256,7 +261,11 @@ func (w *writer) attempt(ctx context.Context, reqs []*request, savepoints bool, 
 	if err := tx.flushHead(); err != nil {
 		return abort(err, "audit chain head")
 	}
-	if err := tc.Commit(ctx); err != nil {
+	err = tc.Commit(ctx)
+	if tx.revoked && w.revoked != nil {
+		w.revoked()
+	}
+	if err != nil {
 		fail(concord.WrapError(concord.EUNAVAILABLE, err, "store: commit"))
 		return reqs, nil
 	}

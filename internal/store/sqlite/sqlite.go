@@ -56,7 +56,10 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	rdb, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	// Readers map the database file (mmap_size, up to 1 GiB) instead of
+	// copying each page they touch with a read system call: reading by id
+	// spent 6% of the server's time in those calls.
+	rdb, err := sql.Open("sqlite", base+"&_pragma=query_only(1)&_pragma=mmap_size(1073741824)")
 	if err != nil {
 		wdb.Close()
 		return nil, err
@@ -90,7 +93,7 @@ func Open(ctx context.Context, path string, opt Options) (*sqldb.Store, error) {
 	return sqldb.New(sqldb.Adapter{
 		Kind:    "sqlite",
 		Dialect: dialect,
-		Read:    dbQuerier{rdb},
+		Read:    newReadPool(rdb),
 		Begin:   w.begin,
 		Ping:    rdb.PingContext,
 		PoolStats: func() concord.StoreStats {
@@ -354,29 +357,6 @@ func assign(dest any, v driver.Value) error {
 		}
 	}
 	return fmt.Errorf("cannot store %T in %T", v, dest)
-}
-
-// dbQuerier runs reads on the read pool.
-type dbQuerier struct{ db *sql.DB }
-
-func (d dbQuerier) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := d.db.ExecContext(ctx, q, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
-func (d dbQuerier) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
-	return row{d.db.QueryRowContext(ctx, q, args...)}
-}
-
-func (d dbQuerier) Query(ctx context.Context, q string, args ...any) (sqldb.Rows, error) {
-	r, err := d.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	return rows{r}, nil
 }
 
 type row struct{ r *sql.Row }

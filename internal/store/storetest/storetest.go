@@ -168,6 +168,17 @@ func testTokenLifecycle(t *testing.T, f *Fixture) {
 	if err != nil || c.Tokens != 2 || c.ActiveTokens != 2 {
 		t.Fatalf("Counts = %+v, %v", c, err)
 	}
+	// Read a before revoking it, so that a store caching tokens holds
+	// it: the revocation must still show at once. A caller changing what
+	// it got must not change what the next caller gets.
+	if got, err := s.Token(ctx(t), a.ID); err != nil || !got.RevokedAt.IsZero() {
+		t.Fatalf("token before revoke: %+v, %v", got, err)
+	} else if len(got.Scopes) > 0 {
+		got.Scopes[0] = "changed"
+	}
+	if again, _ := s.Token(ctx(t), a.ID); fmt.Sprint(again.Scopes) != fmt.Sprint(a.Scopes) {
+		t.Fatalf("scopes read again = %v, want %v", again.Scopes, a.Scopes)
+	}
 	at := time.Now()
 	revoke := func(id string) error {
 		return s.Update(ctx(t), func(tx concord.Tx) error { return tx.RevokeToken(ctx(t), id, at) })
