@@ -16,7 +16,8 @@
 # PostgreSQL, run ANALYZE after the loads and run them again, for servers
 # whose autovacuum is off or has not caught up; 0: do not), PG_PARAMS
 # (query parameters added to the server's PostgreSQL URL, e.g.
-# plan_cache_mode=force_custom_plan, which pgx passes on as settings).
+# plan_cache_mode=force_custom_plan, which pgx passes on as settings),
+# PPROF (a loopback address for the server's profiler, e.g. 127.0.0.1:6060).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 k=${1:-${K:-12}}
@@ -63,7 +64,7 @@ for backend in $backends; do
   esac
   token=$("$tmp/concord" token create --role clinician --label fhirload --data "$data" "${db[@]}" --log-level warn)
   "$tmp/concord" serve --data "$data" "${db[@]}" --http "127.0.0.1:$port" --mllp off --dicom off \
-    --log-level warn 2>"$tmp/serve-$backend.log" &
+    --log-level warn ${PPROF:+--pprof "$PPROF"} 2>"$tmp/serve-$backend.log" &
   pid=$!
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break

@@ -132,6 +132,9 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	log.Info("concord started", "version", concord.Version, "node", cfg.NodeName(), "store", store.Kind(),
 		"data", cfg.Data)
 	log.Info("http listening", "addr", ln.Addr().String())
+	if cfg.PProf != "" {
+		servePProf(ctx, cfg.PProf, log)
+	}
 	log.Info("dicom listener", "state", static["dicom"])
 
 	// After the first signal, a second one stops at once.

@@ -51,6 +51,9 @@ type Config struct {
 	// kept; older content is dropped and the metadata kept. 0 keeps it
 	// forever.
 	MessageRetention time.Duration
+	// PProf is a loopback address where Go's profiler (net/http/pprof)
+	// listens, for measuring the server; empty: off.
+	PProf string
 	// Channels are the interface channels beside the default one, from
 	// the configuration file.
 	Channels []Channel
@@ -157,6 +160,8 @@ var Keys = []Key{
 	serveKey(str("http", "HTTP listen address (FHIR, DICOMweb, admin API, dashboard)", func(c *Config) *string { return &c.HTTP }, checkAddr)),
 	serveKey(str("mllp", `HL7 v2 MLLP listen address, or "off"`, func(c *Config) *string { return &c.MLLP }, checkAddrOrOff)),
 	serveKey(str("dicom", `DICOM DIMSE listen address, or "off"`, func(c *Config) *string { return &c.DICOM }, checkAddrOrOff)),
+	serveKey(str("pprof", "loopback address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off",
+		func(c *Config) *string { return &c.PProf }, checkLoopback)),
 	str("log_level", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }, checkLevel),
 	boolKey("log_phi", "log request paths and queries, which may hold patient data (test systems only)",
 		func(c *Config) *bool { return &c.LogPHI }),
@@ -239,6 +244,22 @@ func checkAddr(s string) error {
 	}
 	if strings.ContainsAny(host, " /") {
 		return fmt.Errorf("bad host in %q", s)
+	}
+	return nil
+}
+
+// checkLoopback accepts "" (off) or a host:port whose host is a loopback
+// address: the profiler shows the server's internals and has no login.
+func checkLoopback(s string) error {
+	if s == "" {
+		return nil
+	}
+	if err := checkAddr(s); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(s)
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("want a loopback address such as 127.0.0.1:6060, got %q", s)
 	}
 	return nil
 }

@@ -61,6 +61,7 @@ func TestErrorsSayWhere(t *testing.T) {
 		{"missing file", Sources{File: "/nonexistent/concord.yaml"}, "config /nonexistent/concord.yaml: no such file or directory"},
 		{"unknown env", Sources{Environ: []string{"CONCORD_HTPP=:1"}}, "environment variable CONCORD_HTPP: unknown setting"},
 		{"bad env", Sources{Environ: []string{"CONCORD_LOG_LEVEL=loud"}}, "environment variable CONCORD_LOG_LEVEL: want debug, info, warn or error"},
+		{"pprof off loopback", Sources{Environ: []string{"CONCORD_PPROF=0.0.0.0:6060"}}, "want a loopback address"},
 		{"bad flag", Sources{Flags: map[string]string{"db": "mysql://x"}}, "flag --db: want a postgres:// URL"},
 		{"bad bool", Sources{Flags: map[string]string{"log_phi": "maybe"}}, "flag --log-phi: want true or false"},
 		{"bad int", Sources{Flags: map[string]string{"db_max_conns": "0"}}, "flag --db-max-conns: want a whole number"},
