@@ -180,22 +180,23 @@ func (c *outConv) eiParts(id outIdentifier) []string {
 
 // outSystemNames maps code system URIs to their names in HL7 table 0396.
 var outSystemNames = map[string]string{
-	"http://loinc.org":                          "LN",
-	"http://snomed.info/sct":                    "SCT",
-	"http://unitsofmeasure.org":                 "UCUM",
-	"http://www.nlm.nih.gov/research/umls/rxnorm": "RXNORM",
-	"http://hl7.org/fhir/sid/icd-10":             "I10",
-	"http://hl7.org/fhir/sid/icd-10-cm":          "I10C",
-	"http://www.cms.gov/Medicare/Coding/ICD10":   "I10P",
-	"http://hl7.org/fhir/sid/icd-9-cm":           "I9C",
-	"http://www.ama-assn.org/go/cpt":             "C4",
-	"http://hl7.org/fhir/sid/cvx":                "CVX",
-	"http://hl7.org/fhir/sid/ndc":                "NDC",
-	"http://dicom.nema.org/resources/ontology/DCM": "DCM",
-	"http://www.radlex.org":                      "RADLEX",
-	"http://www.whocc.no/atc":                    "ATC",
-	"urn:iso:std:iso:3166":                       "ISO3166_1",
+	"http://loinc.org":                                                   "LN",
+	"http://snomed.info/sct":                                             "SCT",
+	"http://unitsofmeasure.org":                                          "UCUM",
+	"http://www.nlm.nih.gov/research/umls/rxnorm":                        "RXNORM",
+	"http://hl7.org/fhir/sid/icd-10":                                     "I10",
+	"http://hl7.org/fhir/sid/icd-10-cm":                                  "I10C",
+	"http://www.cms.gov/Medicare/Coding/ICD10":                           "I10P",
+	"http://hl7.org/fhir/sid/icd-9-cm":                                   "I9C",
+	"http://www.ama-assn.org/go/cpt":                                     "C4",
+	"http://hl7.org/fhir/sid/cvx":                                        "CVX",
+	"http://hl7.org/fhir/sid/ndc":                                        "NDC",
+	"http://dicom.nema.org/resources/ontology/DCM":                       "DCM",
+	"http://www.radlex.org":                                              "RADLEX",
+	"http://www.whocc.no/atc":                                            "ATC",
+	"urn:iso:std:iso:3166":                                               "ISO3166_1",
 	"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation": "HL70078",
+	"http://terminology.hl7.org/CodeSystem/v3-MaritalStatus":             "HL70002",
 }
 
 // systemName returns the HL7 table 0396 name of a code system URI: the
