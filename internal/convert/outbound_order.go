@@ -138,11 +138,11 @@ func OrderMessage(in OutboundOrder, opt OutboundOptions) ([]byte, error) {
 			segs = append(segs, c.pv1(nil, "U"))
 		}
 	}
-	pid := outPlacerNumber(&sr)
-	if pid.Value == "" {
+	placerID := outPlacerNumber(&sr)
+	if placerID.Value == "" {
 		return nil, concord.Errorf(concord.EINVALID, "convert: the ServiceRequest has neither an identifier nor an id for the placer order number")
 	}
-	placer := c.ei(pid)
+	placer := c.ei(placerID)
 	var filler string
 	if id, ok := outTyped(sr.Identifier, "FILL"); ok {
 		filler = c.ei(id)

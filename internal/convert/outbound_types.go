@@ -283,9 +283,6 @@ func (c *outConv) xpn(n outHumanName) string {
 		middle = strings.Join(n.Given[1:], " ")
 	}
 	typ := map[string]string{"official": "L", "usual": "D", "nickname": "N", "maiden": "M", "anonymous": "S", "old": "BAD"}[n.Use]
-	if n.Use == "old" && c.legacy {
-		typ = ""
-	}
 	return outComps(outEsc(family), outEsc(given), outEsc(middle), outEsc(strings.Join(n.Suffix, " ")),
 		outEsc(strings.Join(n.Prefix, " ")), "", typ)
 }
