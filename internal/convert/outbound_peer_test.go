@@ -1,14 +1,19 @@
 package convert
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/concord-health/concord/hl7v2"
+	"github.com/concord-health/concord/mllp"
 )
 
 // outboundPeerScript reads one message on stdin with python-hl7 (the
@@ -80,6 +85,93 @@ func TestOutboundPythonHL7(t *testing.T) {
 		}{m.Len(), code, trigger, m.ControlID(), m.Get("PID-3.1"), m.Get("ORC-2.1"), "MSA|AA|" + m.ControlID()}
 		if got != want {
 			t.Errorf("%s: python-hl7 read %+v, hl7v2 %+v", file, got, want)
+		}
+	}
+}
+
+// outboundPeerServer is an MLLP server written with python-hl7's
+// asyncio support: it parses each message and answers AA. It prints its
+// port, then serves until stdin closes.
+const outboundPeerServer = `
+import asyncio, sys, hl7
+from hl7.mllp import start_hl7_server
+
+async def handle(reader, writer):
+    try:
+        while not writer.is_closing():
+            msg = await reader.readmessage()
+            writer.writemessage(msg.create_ack("AA"))
+            await writer.drain()
+    except asyncio.IncompleteReadError:
+        pass
+    finally:
+        writer.close()
+
+async def main():
+    server = await start_hl7_server(handle, host="127.0.0.1", port=0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+    server.close()
+
+asyncio.run(main())
+`
+
+// TestOutboundPythonMLLP delivers every golden message over MLLP, with
+// Concord's MLLP client, to a python-hl7 server standing in for the LIS
+// (as issue 6's end-to-end test will): each is parsed there and answered
+// AA with its control ID. Skipped when python3-hl7 is not installed.
+func TestOutboundPythonMLLP(t *testing.T) {
+	py := outboundPython()
+	if py == "" {
+		t.Skip("python3 with the hl7 module (Debian python3-hl7) is not installed")
+	}
+	cmd := exec.Command(py, "-c", outboundPeerServer)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Logf("python-hl7 server: %v %s", err, stderr.String())
+		}
+	}()
+	port, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("python-hl7 server did not start: %v %s", err, stderr.String())
+	}
+	client := &mllp.Client{Addr: "127.0.0.1:" + strings.TrimSpace(port), DialTimeout: 5 * time.Second, AckTimeout: 10 * time.Second}
+	defer client.Close()
+	files, _ := filepath.Glob(filepath.Join("testdata", "outbound", "*.hl7"))
+	for _, file := range files {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := bytes.ReplaceAll(text, []byte("\n"), []byte("\r"))
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		ack, err := client.Send(ctx, msg)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v (%s)", file, err, stderr.String())
+		}
+		a, err := hl7v2.Parse(ack)
+		if err != nil {
+			t.Fatalf("%s: the answer does not parse: %v", file, err)
+		}
+		m, _ := hl7v2.Parse(msg)
+		if a.Get("MSA-1") != "AA" || a.Get("MSA-2") != m.ControlID() {
+			t.Errorf("%s: answered %q", file, a.Get("MSA"))
 		}
 	}
 }
