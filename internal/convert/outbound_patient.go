@@ -34,7 +34,8 @@ type OutboundPatient struct {
 //   - ADT^A08 (update patient information) for any other change.
 //
 // EVN-2 is the options' time and PID comes from the Patient as OrderMessage
-// writes it (see outConv.pid).
+// writes it (see outConv.pid). In an A08, a PID field the Previous
+// version had and this one lacks is sent as "" so the receiver erases it.
 func PatientMessage(in OutboundPatient, opt OutboundOptions) ([]byte, error) {
 	c, err := outNewConv(opt)
 	if err != nil {
@@ -48,7 +49,8 @@ func PatientMessage(in OutboundPatient, opt OutboundOptions) ([]byte, error) {
 	if !ok {
 		return nil, concord.Errorf(concord.EINVALID, "convert: a patient message needs a Patient")
 	}
-	if _, err := outDecode(in.Previous, "Patient", &prev); err != nil {
+	hasPrev, err := outDecode(in.Previous, "Patient", &prev)
+	if err != nil {
 		return nil, err
 	}
 	linked := map[string]*outPatient{}
@@ -114,7 +116,20 @@ func PatientMessage(in OutboundPatient, opt OutboundOptions) ([]byte, error) {
 		}
 		return c.message("ADT^A40^ADT_A39", segs)
 	}
-	return c.message("ADT^A08^ADT_A01", []*outSeg{evn("A08"), c.pid(&p), pv1()})
+	pid := c.pid(&p)
+	if hasPrev {
+		// A08 replaces what the receiver has field by field, and an empty
+		// field means "no change": a value the previous version had and
+		// this one lacks is sent as "" (delete), so it is erased there too.
+		pc := &outConv{opt: c.opt, legacy: c.legacy}
+		old := pc.pid(&prev)
+		for n := 1; n <= len(old.fields); n++ {
+			if old.field(n) != "" && pid.field(n) == "" {
+				pid.set(n, `""`)
+			}
+		}
+	}
+	return c.message("ADT^A08^ADT_A01", []*outSeg{evn("A08"), pid, pv1()})
 }
 
 // mrg writes the retired record of a merge as MRG: its identifiers

@@ -384,3 +384,31 @@ func TestOutboundPatientEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboundA08ClearsRemovedValues checks that a value removed from the
+// Patient is sent as "" (delete) in the A08, and nothing else is.
+func TestOutboundA08ClearsRemovedValues(t *testing.T) {
+	prev := []byte(`{"resourceType":"Patient","id":"pat-c","identifier":[{"value":"MRN-C"}],"name":[{"family":"Fakename"}],` +
+		`"telecom":[{"system":"phone","value":"555 0123","use":"home"}],"birthDate":"1970-05-06","gender":"male"}`)
+	now := []byte(`{"resourceType":"Patient","id":"pat-c","identifier":[{"value":"MRN-C"}],"name":[{"family":"Fakename"}],"gender":"male"}`)
+	msg, err := PatientMessage(OutboundPatient{Patient: now, Previous: prev}, outboundTestOptions("a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, _ := outboundParse(t, msg).Find("PID", 1)
+	for field, want := range map[int]string{7: `""`, 13: `""`, 8: "M", 11: "", 14: ""} {
+		if got := string(seg.Field(field).Raw()); got != want {
+			t.Errorf("PID-%d = %q, want %q", field, got, want)
+		}
+	}
+	if !seg.Field(13).IsNull() {
+		t.Errorf("PID-13 is not the HL7 null")
+	}
+	msg, err = PatientMessage(OutboundPatient{Patient: now}, outboundTestOptions("a2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seg, _ := outboundParse(t, msg).Find("PID", 1); seg.Field(7).IsNull() || seg.Field(13).IsNull() {
+		t.Errorf("without a previous version nothing is deleted: %s", seg)
+	}
+}
