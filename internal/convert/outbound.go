@@ -154,6 +154,10 @@ func (c *outConv) message(msgType string, segs []*outSeg) ([]byte, error) {
 	set("MSH-5", c.opt.ReceivingApplication)
 	set("MSH-6", c.opt.ReceivingFacility)
 	set("MSH-7", hl7v2.FormatTime(c.opt.Time, hl7v2.PrecisionSecond, true))
+	if c.opt.Version == "2.3" {
+		// MSH-9.3 (message structure) came in v2.3.1.
+		msgType = strings.Join(strings.SplitN(msgType, "^", 3)[:2], "^")
+	}
 	if err == nil {
 		err = m.SetRaw("MSH-9", []byte(msgType))
 	}

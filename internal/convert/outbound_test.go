@@ -112,6 +112,7 @@ func TestOutboundOrderTypes(t *testing.T) {
 	}{
 		{OutboundORM, "2.5.1", "MSH PID PV1 ORC OBR"},
 		{OutboundORM, "2.3.1", "MSH PID PV1 ORC OBR"},
+		{OutboundORM, "2.3", "MSH PID PV1 ORC OBR"},
 		{OutboundOML, "2.5.1", "MSH PID PV1 ORC TQ1 OBR SPM"},
 		{OutboundOML, "2.8", "MSH PID PV1 ORC TQ1 OBR SPM"},
 		{OutboundOMI, "2.5.1", "MSH PID PV1 ORC TQ1 OBR IPC"},
@@ -132,7 +133,10 @@ func TestOutboundOrderTypes(t *testing.T) {
 			if got := strings.Join(ids, " "); got != tc.segments {
 				t.Errorf("segments %q, want %q", got, tc.segments)
 			}
-			code, trigger, _ := m.MessageType()
+			code, trigger, structure := m.MessageType()
+			if want := strings.Replace(tc.typ, "^", "_", 1); structure != want && (tc.version != "2.3" || structure != "") {
+				t.Errorf("MSH-9.3 %q, want %q (none in 2.3)", structure, want)
+			}
 			if code+"^"+trigger != tc.typ || m.Version() != tc.version {
 				t.Errorf("MSH-9 %s^%s version %s, want %s %s", code, trigger, m.Version(), tc.typ, tc.version)
 			}
