@@ -61,6 +61,12 @@ type Store interface {
 	// Changes returns the change log after seq, oldest first: every
 	// version stored, at most limit of them.
 	Changes(ctx context.Context, after int64, limit int) ([]*Resource, error)
+	// LastChange returns the seq of the newest entry of the change log, 0
+	// when the store holds no resource version.
+	LastChange(ctx context.Context) (int64, error)
+	// Cursor returns where the change log reader name stands (the seq of
+	// the last version it handled) and whether it has a cursor at all.
+	Cursor(ctx context.Context, name string) (seq int64, found bool, err error)
 	// Search returns a page of the current resources matching q, and how
 	// many match in all when q.Total is set (-1 otherwise).
 	Search(ctx context.Context, q *SearchQuery) ([]*Resource, int64, error)
@@ -132,6 +138,12 @@ type Tx interface {
 	// other owner holds an unexpired lease; it reports whether it did.
 	// Only the lease holder delivers, so order holds across nodes.
 	Lease(ctx context.Context, channel, destination, owner string, now, until time.Time) (bool, error)
+	// MoveCursor moves the change log reader name's cursor from seq from
+	// to seq to, in the transaction that stores what the reader produced
+	// for the changes in between. A reader without a cursor is at 0. It
+	// fails with ECONFLICT when the cursor is not at from (another node
+	// moved it), so no change is handled twice.
+	MoveCursor(ctx context.Context, name string, from, to int64, at time.Time) error
 	// SetChannelState records an operator's choice of a channel's state.
 	SetChannelState(ctx context.Context, channel, state string, at time.Time, by string) error
 	// PruneContent drops the raw content of up to limit messages received

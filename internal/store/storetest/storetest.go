@@ -60,6 +60,7 @@ func Run(t *testing.T, b Backend) {
 		{"ChannelStates", testChannelStates},
 		{"Search", testSearch},
 		{"Leases", testLeases},
+		{"Cursors", testCursors},
 		{"Resources", testResources},
 		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},
 		{"ResourceHistoryAt", testResourceHistoryAt},
