@@ -39,6 +39,11 @@ type Channel struct {
 	HTTP bool
 	// FileDrop, when set, takes messages from files dropped in a directory.
 	FileDrop *FileDrop
+	// Changes, when set, makes the channel follow the clinical store's
+	// change log instead of receiving messages: it writes HL7 v2 messages
+	// for the resources' changes (see Changes and Destination.HL7). Such a
+	// channel has no other source.
+	Changes *Changes
 	// RespondAfterDestinations holds the sender's answer until every
 	// destination took the message or gave it up, at most RespondTimeout
 	// (respond: destinations); by default the answer follows the commit
@@ -110,6 +115,9 @@ type Destination struct {
 	// OnAE and OnAR say what a partner's AE or AR answer does: "retry"
 	// or "dead" (stop and wait for an operator).
 	OnAE, OnAR string
+	// HL7, in a channel with a changes source, says how the messages for
+	// this destination are written; nil takes the defaults.
+	HL7 *HL7
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -203,6 +211,11 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 				})
 			},
 			"http": func(v *yaml.Node) error { return boolean(v, &ch.HTTP) },
+			"changes": func(v *yaml.Node) error {
+				var err error
+				ch.Changes, err = loadChanges(path, v)
+				return err
+			},
 			"file_drop": func(v *yaml.Node) error {
 				fd := &FileDrop{Pattern: "*", Poll: 2 * time.Second}
 				err := eachKey(path, v, map[string]func(*yaml.Node) error{
@@ -282,8 +295,17 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 		if len(ch.AllowSubjects) > 0 && (ch.TLS == nil || ch.TLS.ClientCA == "") {
 			return nil, fmt.Errorf("config %s:%d: channel %q: allow_subjects needs tls with client_ca (client certificates)", path, item.Line, ch.Name)
 		}
+		if ch.Changes != nil && (ch.MLLP != "" || ch.HTTP || ch.FileDrop != nil || ch.AppAck != nil) {
+			return nil, fmt.Errorf("config %s:%d: channel %q: a changes source is the channel's only source (no mllp, http, file_drop or application_ack)", path, item.Line, ch.Name)
+		}
+		if ch.Changes != nil && len(ch.Destinations) == 0 {
+			return nil, fmt.Errorf("config %s:%d: channel %q: a changes source needs destinations to send its messages to", path, item.Line, ch.Name)
+		}
 		dests := map[string]bool{}
 		for _, d := range ch.Destinations {
+			if d.HL7 != nil && ch.Changes == nil {
+				return nil, fmt.Errorf("config %s:%d: channel %q destination %q: hl7 applies to a channel with a changes source", path, item.Line, ch.Name, d.Name)
+			}
 			if dests[d.Name] {
 				return nil, fmt.Errorf("config %s:%d: channel %q has two destinations named %q", path, item.Line, ch.Name, d.Name)
 			}
@@ -353,10 +375,16 @@ func loadDestination(path string, n *yaml.Node, fixedName string) (Destination, 
 		},
 		"on_ae": policy(&d.OnAE),
 		"on_ar": policy(&d.OnAR),
+		"hl7": func(v *yaml.Node) error {
+			var err error
+			d.HL7, err = loadHL7(path, v)
+			return err
+		},
 	}
 	if fixedName != "" {
 		delete(handlers, "name")
 		delete(handlers, "channel")
+		delete(handlers, "hl7")
 	}
 	if err := eachKey(path, n, handlers); err != nil {
 		return d, err
@@ -539,8 +567,11 @@ func checkChannelGraph(chs []Channel) error {
 		}
 	}
 	for _, ch := range chs {
-		if ch.MLLP == "" && !ch.HTTP && ch.FileDrop == nil && !fed[ch.Name] {
-			return fmt.Errorf("config %s:%d: channel %q needs a source: mllp: host:port, http: true, file_drop, or another channel's destination", ch.File, ch.Line, ch.Name)
+		if ch.Changes != nil && fed[ch.Name] {
+			return fmt.Errorf("config %s:%d: channel %q has a changes source, so no other channel's destination may feed it", ch.File, ch.Line, ch.Name)
+		}
+		if ch.MLLP == "" && !ch.HTTP && ch.FileDrop == nil && ch.Changes == nil && !fed[ch.Name] {
+			return fmt.Errorf("config %s:%d: channel %q needs a source: mllp: host:port, http: true, file_drop, changes, or another channel's destination", ch.File, ch.Line, ch.Name)
 		}
 	}
 	// Depth-first search for a loop of channel destinations.
