@@ -18,6 +18,7 @@ import (
 	"github.com/concord-health/concord/hl7v2"
 	"github.com/concord-health/concord/internal/adminapi"
 	"github.com/concord-health/concord/internal/config"
+	"github.com/concord-health/concord/internal/convert"
 	"github.com/concord-health/concord/internal/engine"
 	"github.com/concord-health/concord/internal/fhirapi"
 	"github.com/concord-health/concord/internal/server"
@@ -245,6 +246,17 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 			}
 			ec.Transformer = tr
 		}
+		if c := ch.Changes; c != nil {
+			src := &engine.ChangeSource{Types: c.Types, FromBeginning: c.From == "beginning"}
+			if c.Filter != "" {
+				f, err := engine.CompileChangeFilter(c.Filter)
+				if err != nil {
+					return nil, fmt.Errorf("config: channel %s (line %d): %v", ch.Name, ch.Line, err)
+				}
+				src.Filter = f
+			}
+			ec.Changes = src
+		}
 		for _, d := range ch.Destinations {
 			ed, err := engineDestination(ch.Name, d)
 			if err != nil {
@@ -282,8 +294,21 @@ func engineDestination(channel string, d config.Destination) (engine.Destination
 		}
 		s = fs
 	}
+	key := fmt.Sprintf("%+v", d)
+	var out convert.OutboundOptions
+	if h := d.HL7; h != nil {
+		plain := d
+		plain.HL7 = nil
+		key = fmt.Sprintf("%+v hl7:%+v", plain, *h) // the options, not the pointer
+		out = convert.OutboundOptions{Version: h.Version, OrderType: h.Type, SendingApplication: h.SendingApplication,
+			SendingFacility: h.SendingFacility, ReceivingApplication: h.ReceivingApplication, ReceivingFacility: h.ReceivingFacility,
+			ProcessingID: h.ProcessingID, Namespace: h.Namespace, Authorities: h.Authorities}
+	}
+	if out.SendingApplication == "" {
+		out.SendingApplication = "CONCORD"
+	}
 	return engine.Destination{
-		Key: fmt.Sprintf("%+v", d), Name: d.Name, Sender: s, Channel: d.Channel, RetryInitial: d.RetryInitial,
+		Outbound: out, Key: key, Name: d.Name, Sender: s, Channel: d.Channel, RetryInitial: d.RetryInitial,
 		RetryMax: d.RetryMax, MaxAttempts: d.MaxAttempts, Timeout: d.Timeout, OnAE: d.OnAE, OnAR: d.OnAR,
 	}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/hl7v2"
+	"github.com/concord-health/concord/internal/convert"
 	"github.com/concord-health/concord/mllp"
 )
 
@@ -50,7 +51,11 @@ type Destination struct {
 	MaxAttempts  int           // 0: no limit
 	Timeout      time.Duration // one attempt
 	OnAE, OnAR   string        // "retry" or "dead"
-	id           uint64        // which configuration this is (Configure)
+	// Outbound, in a channel with a changes source, says how the messages
+	// for this destination are written (ControlID and Time are set per
+	// change).
+	Outbound convert.OutboundOptions
+	id       uint64 // which configuration this is (Configure)
 }
 
 // Channel is a channel's configuration as the engine sees it.
@@ -71,6 +76,9 @@ type Channel struct {
 	// AppAck, when set, carries application acknowledgments back to
 	// senders that ask for them (enhanced mode, MSH-16; see appack.go).
 	AppAck *Destination
+	// Changes, when set, makes the channel follow the clinical store's
+	// change log (see ChangeSource and changes.go).
+	Changes *ChangeSource
 }
 
 // queues returns every destination of the channel that has a queue: its

@@ -19,8 +19,9 @@ const (
 )
 
 // Run delivers queued messages to every destination of every channel
-// until ctx ends (one loop per destination, strictly in order) and runs
-// the retention job. When Configure changes the channels, Run starts and
+// until ctx ends (one loop per destination, strictly in order), reads the
+// change log for channels with a changes source (one loop per channel)
+// and runs the retention job. When Configure changes the channels, Run starts and
 // stops destination loops to match.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
@@ -39,7 +40,41 @@ func (e *Engine) Run(ctx context.Context) {
 		<-l.done
 		delete(loops, k)
 	}
+	type reader struct {
+		src    *ChangeSource
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	readers := map[string]*reader{} // by channel
+	stopReader := func(name string, r *reader) {
+		r.cancel()
+		<-r.done
+		delete(readers, name)
+	}
 	reconcile := func() {
+		wantReaders := map[string]*ChangeSource{}
+		for _, ch := range e.channels() {
+			if ch.Changes != nil {
+				wantReaders[ch.Name] = ch.Changes
+			}
+		}
+		for name, r := range readers {
+			if src, ok := wantReaders[name]; !ok || src != r.src {
+				stopReader(name, r)
+			}
+		}
+		for name, src := range wantReaders {
+			if _, ok := readers[name]; ok {
+				continue
+			}
+			rctx, cancel := context.WithCancel(ctx)
+			r := &reader{src: src, cancel: cancel, done: make(chan struct{})}
+			readers[name] = r
+			go func() {
+				defer close(r.done)
+				e.readChanges(rctx, name)
+			}()
+		}
 		want := map[string]*Destination{}
 		for _, ch := range e.channels() {
 			for _, d := range ch.queues() {
@@ -70,6 +105,9 @@ func (e *Engine) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			for name, r := range readers {
+				stopReader(name, r)
+			}
 			for k, l := range loops {
 				stop(k, l)
 			}
@@ -112,6 +150,11 @@ func (e *Engine) notify(channel string, dests []string) {
 func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, wake <-chan struct{}) {
 	log := e.opt.Logger.With("channel", channel, "destination", d.Name)
 	var leasedUntil time.Time
+	defer func() {
+		if !leasedUntil.IsZero() {
+			e.releaseLease(ctx, channel, d.Name)
+		}
+	}()
 	for ctx.Err() == nil {
 		if e.State(ctx, channel) == concord.ChannelStopped {
 			sleep(ctx, nil, stateTTL) // a stopped channel delivers nothing
@@ -195,6 +238,19 @@ func (e *Engine) lease(ctx context.Context, channel, dest string, now time.Time)
 		return err
 	})
 	return ok, err
+}
+
+// releaseLease gives up a lease this engine holds as its loop ends, so
+// that the next holder (this node restarted, or another) need not wait
+// for it to expire. A failure only means that wait.
+func (e *Engine) releaseLease(ctx context.Context, channel, dest string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	now := e.opt.Now()
+	e.opt.Store.Update(rctx, func(tx concord.Tx) error {
+		_, err := tx.Lease(rctx, channel, dest, e.owner, now, now)
+		return err
+	})
 }
 
 // outcome turns an attempt's result into the delivery's next state,

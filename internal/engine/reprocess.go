@@ -17,6 +17,13 @@ func (e *Engine) Reprocess(ctx context.Context, id int64, raw []byte, by concord
 	if err != nil {
 		return nil, "", err
 	}
+	if ch := e.channel(orig.Channel); ch != nil && ch.Changes != nil {
+		// A change the channel could not convert is converted again.
+		if raw != nil || orig.Status != concord.MessageErrored || len(orig.Raw) == 0 || orig.Raw[0] != '{' {
+			return nil, "", concord.Errorf(concord.EINVALID, "channel %s follows the change log: only a change it could not convert can be reprocessed, as stored; fix the resource or the configuration instead", orig.Channel)
+		}
+		return e.reprocessChange(ctx, ch, orig, by)
+	}
 	if raw == nil {
 		raw = orig.Raw
 	}
