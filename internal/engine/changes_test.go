@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -13,7 +14,9 @@ import (
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/hl7v2"
 	"github.com/concord-health/concord/internal/convert"
+	"github.com/concord-health/concord/internal/store/postgres"
 	"github.com/concord-health/concord/internal/store/sqlite"
+	"github.com/concord-health/concord/internal/store/storetest"
 )
 
 // Synthetic resources (invented names and ids) for the change source tests.
@@ -64,11 +67,36 @@ func changesEngine(t *testing.T, st concord.Store, ch Channel) context.CancelFun
 // order the converter cannot write is kept as an errored message and the
 // reader goes on; control IDs are deterministic.
 func TestChangeSource(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) { testChangeSource(t, openStores(t, b)()) })
 	}
-	defer st.Close()
+}
+
+// openStores returns a function that opens the test store of a backend:
+// on SQLite the same store each time; on PostgreSQL a new connection
+// pool to the same schema each time, as another node would have. The
+// PostgreSQL case skips unless CONCORD_TEST_POSTGRES is set.
+func openStores(t *testing.T, backend string) func() concord.Store {
+	if backend == "sqlite" {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return func() concord.Store { return st }
+	}
+	url := storetest.PostgresURL(t)
+	return func() concord.Store {
+		st, err := postgres.Open(context.Background(), url, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+}
+
+func testChangeSource(t *testing.T, st concord.Store) {
 	put(t, st, "Patient", "p1", testPatient) // before the channel existed: not sent
 	filter, err := CompileChangeFilter(`type != "ServiceRequest" || resource.category.exists(c, c.coding.exists(x, x.code == "108252007"))`)
 	if err != nil {
@@ -245,5 +273,76 @@ func TestChangeControlID(t *testing.T) {
 	a, b := changeControlID("lab", "lis", 1234567890123), changeControlID("lab", "ris", 1234567890123)
 	if a == b || len(a) > 20 || a != changeControlID("lab", "lis", 1234567890123) || !strings.HasPrefix(a, "1234567890123-") {
 		t.Fatalf("%s %s", a, b)
+	}
+}
+
+// TestChangeReadersShareStore: two engines on one store (two nodes) each
+// run the channel's reader; every change still makes one message.
+func TestChangeReadersShareStore(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) { testChangeReadersShareStore(t, openStores(t, b)) })
+	}
+}
+
+func testChangeReadersShareStore(t *testing.T, open func() concord.Store) {
+	st := open()
+	a, b := &recorder{}, &recorder{}
+	mk := func(r *recorder) Channel {
+		return Channel{Name: "adt-out", Changes: &ChangeSource{Types: []string{"Patient"}, FromBeginning: true},
+			Destinations: []Destination{fastRetry("pas", r)}}
+	}
+	changesEngine(t, st, mk(a))
+	changesEngine(t, open(), mk(b))
+	const n = 30
+	for i := 0; i < n; i++ {
+		put(t, st, "Patient", "p1", strings.Replace(testPatient, "Ada", fmt.Sprintf("Ada%d", i), 1))
+	}
+	count := func(r *recorder) int {
+		if r.ids() == "" {
+			return 0
+		}
+		return len(strings.Split(r.ids(), ","))
+	}
+	waitFor(t, "every change delivered", func() bool { return count(a)+count(b) >= n })
+	time.Sleep(3 * changePoll)
+	ms, total, err := st.Messages(context.Background(), concord.MessageFilter{Channel: "adt-out", Limit: 1000})
+	if err != nil || total != n {
+		t.Fatalf("%d messages for %d changes (%v)", total, n, err)
+	}
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if seen[m.Peer] {
+			t.Fatalf("change %s made two messages", m.Peer)
+		}
+		seen[m.Peer] = true
+	}
+	if a.ids() != "" && b.ids() != "" {
+		t.Fatalf("both nodes delivered: %q and %q", a.ids(), b.ids())
+	}
+}
+
+// TestChangeGap: on PostgreSQL a gap in seq (a write not yet committed)
+// holds the reader back for changeGapGrace, then is passed.
+func TestChangeGap(t *testing.T) {
+	rs := func(seqs ...int64) []*concord.Resource {
+		var out []*concord.Resource
+		for _, s := range seqs {
+			out = append(out, &concord.Resource{Seq: s})
+		}
+		return out
+	}
+	rd := &changeReader{}
+	t0 := time.Unix(1000, 0)
+	if got := rd.untilGap(10, rs(11, 12, 14, 15), t0); len(got) != 2 {
+		t.Fatalf("before the gap: %d", len(got))
+	}
+	if got := rd.untilGap(12, rs(14, 15), t0.Add(changeGapGrace/2)); len(got) != 0 {
+		t.Fatalf("a young gap was passed: %d", len(got))
+	}
+	if got := rd.untilGap(12, rs(14, 15), t0.Add(changeGapGrace)); len(got) != 2 {
+		t.Fatalf("an old gap held the reader: %d", len(got))
+	}
+	if got := rd.untilGap(15, rs(16, 17), t0.Add(changeGapGrace)); len(got) != 2 {
+		t.Fatalf("no gap: %d", len(got))
 	}
 }
