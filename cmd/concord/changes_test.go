@@ -271,6 +271,14 @@ func TestChangesChannel(t *testing.T) {
 		}
 	}
 	waitPeer(want)
+	_, metrics := get(t, n.url+"/metrics", admin)
+	for _, m := range []string{`concord_changes_behind{channel="lis-out"} 0`, `concord_changes_behind{channel="ris-out"} 0`,
+		`concord_delivery_attempts_total{channel="lis-out",destination="lis",outcome="sent"} 5`,
+		`concord_messages_received_total{channel="lis-out",status="received"} 5`} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
 
 	// Restart: pause the channel, change the Patient, stop the node.
 	if code, body := post(t, n.url+"/api/channels/lis-out/pause", admin, ""); code != 200 {
@@ -281,6 +289,9 @@ func TestChangesChannel(t *testing.T) {
 	time.Sleep(time.Second)
 	if got := channelMessages(t, n.url, integ, "lis-out"); len(got) != 5 {
 		t.Fatalf("a paused channel read the change log: %+v", got)
+	}
+	if _, metrics := get(t, n.url+"/metrics", admin); !strings.Contains(metrics, `concord_changes_behind{channel="lis-out"} 1`) {
+		t.Errorf("a paused channel with one change waiting is not shown behind")
 	}
 	n.stop(t)
 	n = startServe(t, dir, "--data", data)

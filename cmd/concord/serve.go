@@ -247,7 +247,7 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 			ec.Transformer = tr
 		}
 		if c := ch.Changes; c != nil {
-			src := &engine.ChangeSource{Types: c.Types, FromBeginning: c.From == "beginning"}
+			src := &engine.ChangeSource{Types: c.Types, FromBeginning: c.From == "beginning", Key: fmt.Sprintf("%+v", *c)}
 			if c.Filter != "" {
 				f, err := engine.CompileChangeFilter(c.Filter)
 				if err != nil {

@@ -43,6 +43,16 @@ type ChangeSource struct {
 	// FromBeginning makes a channel without a cursor start at the first
 	// change the store holds; otherwise it starts at the newest one.
 	FromBeginning bool
+	// Key identifies the source's configuration: when Configure finds the
+	// channel's source with the same Key, its reader goes on undisturbed.
+	// Empty means it restarts on every Configure (which is harmless: the
+	// cursor is in the store).
+	Key string
+}
+
+// sameSource reports whether a reader started for a can go on for b.
+func sameSource(a, b *ChangeSource) bool {
+	return a == b || (a.Key != "" && a.Key == b.Key)
 }
 
 // changeEnvelope is what an errored change message holds instead of an

@@ -59,7 +59,7 @@ func (e *Engine) Run(ctx context.Context) {
 			}
 		}
 		for name, r := range readers {
-			if src, ok := wantReaders[name]; !ok || src != r.src {
+			if src, ok := wantReaders[name]; !ok || !sameSource(src, r.src) {
 				stopReader(name, r)
 			}
 		}

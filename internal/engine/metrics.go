@@ -38,7 +38,44 @@ func newMetrics() *metrics {
 // counters and the depth of every destination's queue, read from the
 // store when scraped (so it is right whichever node delivers).
 func (e *Engine) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{e.metrics.received, e.metrics.delivered, e.metrics.ackTime, queueCollector{e}}
+	return []prometheus.Collector{e.metrics.received, e.metrics.delivered, e.metrics.ackTime, queueCollector{e}, changesCollector{e}}
+}
+
+// changesCollector reports how far each changes source is behind the
+// change log, read from the store when scraped.
+type changesCollector struct{ e *Engine }
+
+var changesBehind = prometheus.NewDesc("concord_changes_behind",
+	"Change log entries a channel's changes source has not read yet, by channel.", []string{"channel"}, nil)
+
+func (c changesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- changesBehind }
+
+func (c changesCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var last int64
+	for _, channel := range c.e.channels() {
+		if channel.Changes == nil {
+			continue
+		}
+		st := c.e.opt.Store
+		if last == 0 {
+			var err error
+			if last, err = st.LastChange(ctx); err != nil {
+				c.e.opt.Logger.Warn("metrics: change log", "err", err)
+				return
+			}
+		}
+		pos, found, err := st.Cursor(ctx, channel.Name)
+		if err != nil {
+			c.e.opt.Logger.Warn("metrics: change cursor", "channel", channel.Name, "err", err)
+			continue
+		}
+		if !found && !channel.Changes.FromBeginning {
+			pos = last // starts at the end
+		}
+		ch <- prometheus.MustNewConstMetric(changesBehind, prometheus.GaugeValue, float64(max(last-pos, 0)), channel.Name)
+	}
 }
 
 type queueCollector struct{ e *Engine }
