@@ -33,8 +33,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"log"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,4 +243,3 @@ func encode(tables map[string]map[string]string) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
-
