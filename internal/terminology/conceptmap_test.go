@@ -5,7 +5,7 @@ import "testing"
 // FuzzConceptMap: no ConceptMap content panics the parser or a lookup in
 // the snapshot it builds.
 func FuzzConceptMap(f *testing.F) {
-	f.Add([]byte(`{"resourceType":"ConceptMap","id":"x","status":"active","group":[{"source":"urn:a","target":"urn:b",` +
+	f.Add([]byte(`{"resourceType":"ConceptMap","id":"x","status":"active","group":[{"source":"urn:a","target":"urn:b",`+
 		`"element":[{"code":"A","target":[{"code":"B","equivalence":"equal"}]}],"unmapped":{"mode":"provided"}}]}`), "A")
 	f.Add([]byte(`{"resourceType":"ConceptMap","useContext":[{"code":{"system":"urn:concord:usage-context-type","code":"sender"}}]}`), "")
 	f.Add([]byte(`{"resourceType":"ConceptMap","group":[{"source":"urn:a","target":"urn:b","unmapped":{"mode":"fixed","code":"Z"}}]}`), "Q")
