@@ -46,6 +46,7 @@ type rule struct {
 	// provided: group.unmapped mode provided (same code in the target
 	// system).
 	provided bool
+	rank     int // the equivalence's rank (equivalenceRank)
 	mapID    string
 }
 
@@ -149,15 +150,19 @@ func parseConceptMap(content []byte) *parsedMap {
 			continue
 		}
 		for _, el := range g.Element {
-			best := -1
+			if el.Code == "" {
+				continue
+			}
+			key := [2]string{g.Source, el.Code}
 			for _, tg := range el.Target {
 				rank, ok := equivalenceRank[tg.Equivalence]
 				if !ok || tg.Code == "" {
 					continue // unmatched, disjoint, or unknown
 				}
-				if best < 0 || rank < best {
-					best = rank
-					pm.codes[[2]string{g.Source, el.Code}] = rule{senders: pm.senders, mapID: cm.ID,
+				// The best equivalence across the map's groups wins; the
+				// first of equals.
+				if prev, seen := pm.codes[key]; !seen || rank < prev.rank {
+					pm.codes[key] = rule{senders: pm.senders, mapID: cm.ID, rank: rank,
 						target: Coding{System: g.Target, Code: tg.Code, Display: tg.Display}}
 				}
 			}

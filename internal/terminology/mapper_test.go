@@ -17,11 +17,27 @@ import (
 	"github.com/concord-health/concord/internal/auth"
 	"github.com/concord-health/concord/internal/fhirapi"
 	"github.com/concord-health/concord/internal/server"
+	"github.com/concord-health/concord/internal/store/postgres"
 	"github.com/concord-health/concord/internal/store/sqlite"
+	"github.com/concord-health/concord/internal/store/storetest"
 	"github.com/concord-health/concord/internal/terminology"
 )
 
 // All codes, senders and maps below are synthetic.
+
+// backends runs fn on a fresh SQLite store and, when CONCORD_TEST_POSTGRES
+// is set, on a fresh PostgreSQL schema.
+func backends(t *testing.T, fn func(t *testing.T, st concord.Store)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, openStore(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		st, err := postgres.Open(context.Background(), storetest.PostgresURL(t), postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fn(t, st)
+	})
+}
 
 func openStore(t testing.TB) concord.Store {
 	t.Helper()
@@ -65,13 +81,17 @@ const labNorthMap = `{"resourceType":"ConceptMap","id":"lab-north","status":"act
   {"code":"GLU","target":[{"code":"2345-7","display":"Glucose [Mass/volume] in Serum or Plasma","equivalence":"equivalent"}]},
   {"code":"NA","target":[{"code":"2950-5","equivalence":"wider"},{"code":"2951-2","display":"Sodium [Moles/volume] in Serum or Plasma","equivalence":"equal"}]},
   {"code":"OLD","target":[{"equivalence":"unmatched"}]},
-  {"code":"XX","target":[{"code":"1-8","equivalence":"disjoint"}]}]}]}`
+  {"code":"XX","target":[{"code":"1-8","equivalence":"disjoint"}]}]},
+ {"source":"` + northL + `","target":"http://snomed.info/sct","element":[
+  {"code":"GLU","target":[{"code":"33747003","equivalence":"relatedto"}]},
+  {"code":"CA","target":[{"code":"5540006","equivalence":"equivalent"}]}]}]}`
 
 // TestMapperConceptMaps: maps found in the store answer for the senders
 // they are scoped to, with the best accepted equivalence; standard codes
 // pass as they are; local codes nobody mapped are not mapped.
-func TestMapperConceptMaps(t *testing.T) {
-	st := openStore(t)
+func TestMapperConceptMaps(t *testing.T) { backends(t, testMapperConceptMaps) }
+
+func testMapperConceptMaps(t *testing.T, st concord.Store) {
 	importResources(t, st, labNorthMap,
 		// ICD-9-CM diagnoses of ADT (every facility) go to ICD-10-CM.
 		`{"resourceType":"ConceptMap","id":"adt-icd","status":"active",
@@ -104,6 +124,7 @@ func TestMapperConceptMaps(t *testing.T) {
 		{"LAB^NORTH", northL, "GLU", terminology.Coding{loinc, "2345-7", "Glucose [Mass/volume] in Serum or Plasma"}, true},
 		{"LAB^NORTH", "L", "NA", terminology.Coding{loinc, "2951-2", "Sodium [Moles/volume] in Serum or Plasma"}, true},
 		{"LAB^NORTH", "L", "OLD", terminology.Coding{}, false},
+		{"LAB^NORTH", "L", "CA", terminology.Coding{"http://snomed.info/sct", "5540006", ""}, true},
 		{"LAB^NORTH", "L", "XX", terminology.Coding{}, false},
 		{"LAB^NORTH", "L", "K", terminology.Coding{}, false},   // only in the retired map
 		{"LAB^NORTH", "L", "glu", terminology.Coding{}, false}, // codes are case-sensitive
@@ -287,8 +308,9 @@ func TestMapperConcurrent(t *testing.T) {
 
 // TestReconcile: codes in the "needs mapping" report drop out once a map
 // covers them, and come back when the map goes.
-func TestReconcile(t *testing.T) {
-	st := openStore(t)
+func TestReconcile(t *testing.T) { backends(t, testReconcile) }
+
+func testReconcile(t *testing.T, st concord.Store) {
 	ctx := context.Background()
 	at := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 	if err := st.Update(ctx, func(tx concord.Tx) error {
