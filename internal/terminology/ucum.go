@@ -36,8 +36,9 @@ func UCUM(unit string) (code string, ok bool) {
 	if ucumValid(u) {
 		return u, true
 	}
-	// All capitals (older systems): read it in lower case.
-	if strings.ToUpper(u) == u && strings.ToLower(u) != u {
+	// All capitals (older systems): read it in lower case, but not a lone
+	// letter or MM (M may be molar, S siemens: no guess).
+	if strings.ToUpper(u) == u && strings.ToLower(u) != u && len(u) > 1 && u != "MM" {
 		if c := rewriteUnit(strings.ToLower(u)); ucumValid(c) {
 			return c, true
 		}

@@ -47,7 +47,7 @@ func TestUCUM(t *testing.T) {
 		{" mg/dL ", "mg/dL", true},
 		// Not units, or not what the sender can have meant.
 		{"", "", false}, {"   ", "", false}, {"g/l-1", "", false}, {"Neg", "", false}, {"N/A", "", false},
-		{"Kelvin", "", false}, {"log{copies}/mL", "", false}, {"mg/dL^^", "", false},
+		{"Kelvin", "", false}, {"M", "", false}, {"S", "", false}, {"MM", "", false}, {"SEC", "s", true}, {"MM/HR", "mm/h", true}, {"log{copies}/mL", "", false}, {"mg/dL^^", "", false},
 		{string(make([]byte, 100)), "", false},
 	} {
 		code, ok := UCUM(tc.unit)
