@@ -63,6 +63,8 @@ func Run(t *testing.T, b Backend) {
 		{"Resources", testResources},
 		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},
 		{"ResourceHistoryAt", testResourceHistoryAt},
+		{"ResourceStamp", testResourceStamp},
+		{"UnmappedCodes", testUnmappedCodes},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
 	}
