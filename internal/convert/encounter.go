@@ -1,0 +1,143 @@
+package convert
+
+import (
+	"context"
+
+	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/hl7v2"
+)
+
+func init() {
+	RegisterSegment("PV1", pv1Segment)
+	RegisterSegment("PV2", pv2Segment)
+}
+
+// encounterKey picks the identifier a visit is upserted by: PV1-19 (visit
+// number), else PV1-50 (alternate visit ID), else one derived from the
+// patient and the admit time (PV1-44), else nil (no visit to record).
+func (c *Context) encounterKey(seg hl7v2.Segment) (map[string]any, bool) {
+	if id := c.Identifier(seg.Field(19).Rep(1)); id != nil {
+		return id, true
+	}
+	if id := c.Identifier(seg.Field(50).Rep(1)); id != nil {
+		return id, true
+	}
+	if admit := c.DateTime(seg.Field(44)); admit != "" {
+		ps, pv := c.PatientKey()
+		return DerivedIdentifier("Encounter", ps, pv, admit), false
+	}
+	return nil, false
+}
+
+// pv1Segment maps PV1 to Encounter (PV1[Encounter]): identifier (19),
+// class (2), status (from the trigger, PV1-45, else PV1-2), type (4),
+// locations (3 current, 6 prior, 11 temporary, 42 pending), participants
+// (7 attending, 8 referring, 9 consulting, 17 admitting), service type
+// (10), hospitalization (5, 13, 14, 36, 38), period (44, 45). A PV1 with
+// no visit number, no admit time, and class N or none (A28, A31 …) makes
+// no Encounter.
+func pv1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
+	if c.Patient == nil {
+		return concord.Errorf(concord.EINVALID, "%s: PV1 without a PID before it", c.Loc(seg, 1))
+	}
+	key, business := c.encounterKey(seg)
+	class := comp(seg.Field(2), 1)
+	if key == nil {
+		if class == "" || class == "N" || Text(seg.Field(3)) == "" {
+			return nil
+		}
+		// A visit with neither number nor admit time: one per message.
+		ps, pv := c.PatientKey()
+		key = DerivedIdentifier("Encounter", ps, pv, "message", c.sender, c.Msg.ControlID())
+	}
+	e, _ := c.Upsert("Encounter", key)
+	r := e.Resource
+	if business {
+		id := r["identifier"].([]any)[0].(map[string]any)
+		if _, typed := id["type"]; !typed {
+			id["type"] = map[string]any{"coding": []any{map[string]any{"system": v2System("0203"), "code": "VN"}}, "text": "visit number"}
+		}
+	}
+	if m, ok := classMap[class]; ok {
+		r["class"] = map[string]any{"system": m[0], "code": m[1], "display": classDisplay[m[1]]}
+	} else if class != "" {
+		r["class"] = map[string]any{"system": v2System("0004"), "code": class}
+	} else {
+		r["class"] = map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK"}
+	}
+	end := c.DateTime(seg.Field(45))
+	status := eventStatus[c.Trigger]
+	switch {
+	case status == "cancelled":
+	case end != "":
+		status = "finished"
+	case status == "" || c.Trigger == "A08":
+		// A08 and the other updates keep what the visit says.
+		status = "in-progress"
+		if s, ok := classStatus[class]; ok {
+			status = s
+		}
+	}
+	r["status"] = status
+	r["subject"] = c.Patient.Ref()
+	set(r, "type", appendNonEmpty(nil, c.CodeableConcept(seg.Field(4), "0007")))
+	set(r, "serviceType", c.CodeableConcept(seg.Field(10), "0069"))
+	period := map[string]any{}
+	set(period, "start", c.DateTime(seg.Field(44)))
+	set(period, "end", end)
+	set(r, "period", period)
+	var locs []any
+	current := "active"
+	if status == "finished" || status == "cancelled" {
+		current = "completed"
+	}
+	if status == "planned" {
+		current = "planned"
+	}
+	for _, l := range []struct {
+		field  int
+		status string
+	}{{3, current}, {6, "completed"}, {11, "active"}, {42, "planned"}} {
+		if d := LocationDisplay(seg.Field(l.field)); d != "" {
+			locs = append(locs, map[string]any{"location": map[string]any{"display": d}, "status": l.status})
+		}
+	}
+	set(r, "location", locs)
+	var parts []any
+	for _, p := range []struct {
+		field         int
+		code, display string
+	}{{7, "ATND", "attender"}, {8, "REF", "referrer"}, {9, "CON", "consultant"}, {17, "ADM", "admitter"}} {
+		for _, rep := range reps(seg.Field(p.field)) {
+			if ref := c.Practitioner(rep); ref != nil {
+				parts = append(parts, map[string]any{
+					"type": []any{map[string]any{"coding": []any{map[string]any{
+						"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": p.code, "display": p.display}}}},
+					"individual": ref,
+				})
+			}
+		}
+	}
+	set(r, "participant", parts)
+	h := map[string]any{}
+	set(h, "preAdmissionIdentifier", c.Identifier(seg.Field(5).Rep(1)))
+	set(h, "reAdmission", c.CodeableConcept(seg.Field(13), "0092"))
+	set(h, "admitSource", c.CodeableConcept(seg.Field(14), "0023"))
+	set(h, "dischargeDisposition", c.CodeableConcept(seg.Field(36), "0112"))
+	set(h, "dietPreference", appendNonEmpty(nil, c.CodeableConcept(seg.Field(38), "0114")))
+	set(r, "hospitalization", h)
+	if c.Account != nil {
+		r["account"] = []any{c.Account.Ref()}
+	}
+	c.Encounter = e
+	return nil
+}
+
+// pv2Segment adds PV2-3 (admit reason) to the visit's reasonCode.
+func pv2Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
+	if c.Encounter == nil {
+		return nil
+	}
+	set(c.Encounter.Resource, "reasonCode", appendNonEmpty(nil, c.CodeableConcept(seg.Field(3), "")))
+	return nil
+}
