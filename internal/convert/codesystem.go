@@ -81,12 +81,14 @@ var (
 	// PatientClass[EncounterStatus]: P is planned, U unknown, the others
 	// in progress.
 	classStatus = map[string]string{"P": "planned", "U": "unknown"}
-	// Event[EncounterStatus] (table 0003 → encounter-status), with the
-	// triggers the IG's map leaves out filled in by their meaning.
+	// Event[EncounterStatus] (table 0003 → encounter-status) as the IG
+	// gives it (its A08 → unknown left out: an update keeps what the
+	// visit says), with the cancellations and pending events of the same
+	// meaning added (A12 cancel transfer, A14 pending admit, A27 cancel
+	// pending admit, A38 cancel pre-admit).
 	eventStatus = map[string]string{
 		"A01": "in-progress", "A02": "in-progress", "A03": "finished", "A04": "planned", "A05": "planned",
-		"A06": "in-progress", "A07": "in-progress", "A09": "in-progress", "A10": "in-progress",
-		"A11": "cancelled", "A12": "in-progress", "A13": "in-progress", "A17": "in-progress",
+		"A11": "cancelled", "A12": "in-progress", "A13": "in-progress",
 		"A14": "planned", "A27": "cancelled", "A38": "cancelled",
 	}
 	// MaritalStatus (table 0002) → v3 MaritalStatus (or v3 NullFlavor).

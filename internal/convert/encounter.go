@@ -66,16 +66,21 @@ func pv1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		r["class"] = map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK"}
 	}
 	end := c.DateTime(seg.Field(45))
+	if c.Trigger == "A13" {
+		end = "" // the discharge is cancelled: PV1-45 is the one undone
+	}
+	// A trigger the IG's Event[EncounterStatus] map names decides the
+	// status; the others (A08 and the updates, BAR) keep what the visit
+	// says: finished when PV1-45 is valued, else from the patient class.
 	status := eventStatus[c.Trigger]
-	switch {
-	case status == "cancelled":
-	case end != "":
-		status = "finished"
-	case status == "" || c.Trigger == "A08":
-		// A08 and the other updates keep what the visit says.
-		status = "in-progress"
-		if s, ok := classStatus[class]; ok {
+	if status == "" {
+		switch s, ok := classStatus[class]; {
+		case end != "":
+			status = "finished"
+		case ok:
 			status = s
+		default:
+			status = "in-progress"
 		}
 	}
 	r["status"] = status
@@ -133,11 +138,29 @@ func pv1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	return nil
 }
 
-// pv2Segment adds PV2-3 (admit reason) to the visit's reasonCode.
+// pv2Segment adds PV2-3 (admit reason) to the visit's reasonCode, and
+// for a planned visit (A04, A05 …) without PV1-44/45, the expected admit
+// and discharge times (PV2-8, PV2-9) as its period: in R4 a planned
+// Encounter's period is the planned one (the IG maps them to R5's
+// plannedStartDate and plannedEndDate, which R4 lacks).
 func pv2Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if c.Encounter == nil {
 		return nil
 	}
-	set(c.Encounter.Resource, "reasonCode", appendNonEmpty(nil, c.CodeableConcept(seg.Field(3), "")))
+	r := c.Encounter.Resource
+	set(r, "reasonCode", appendNonEmpty(nil, c.CodeableConcept(seg.Field(3), "")))
+	if r["status"] == "planned" {
+		p, _ := r["period"].(map[string]any)
+		if p == nil {
+			p = map[string]any{}
+		}
+		if p["start"] == nil {
+			set(p, "start", c.DateTime(seg.Field(8)))
+		}
+		if p["end"] == nil {
+			set(p, "end", c.DateTime(seg.Field(9)))
+		}
+		set(r, "period", p)
+	}
 	return nil
 }
