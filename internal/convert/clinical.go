@@ -189,13 +189,16 @@ func (c *Context) encounterDiagnosis(cond *Entry, role string) {
 		d["use"] = map[string]any{"coding": []any{map[string]any{
 			"system": "http://terminology.hl7.org/CodeSystem/diagnosis-role", "code": role}}}
 	}
-	list, _ := c.Encounter.Resource["diagnosis"].([]any)
-	for _, x := range list {
-		if x.(map[string]any)["condition"].(map[string]any)["reference"] == cond.FullURL {
-			return
-		}
+	seen, _ := c.Group["diagnosis"].(map[string]bool) // encounter|condition, listed already
+	if seen == nil {
+		seen = map[string]bool{}
+		c.Group["diagnosis"] = seen
 	}
-	c.Encounter.Resource["diagnosis"] = append(list, d)
+	if k := c.Encounter.FullURL + "|" + cond.FullURL; !seen[k] {
+		seen[k] = true
+		list, _ := c.Encounter.Resource["diagnosis"].([]any)
+		c.Encounter.Resource["diagnosis"] = append(list, d)
+	}
 }
 
 // pr1Segment maps PR1 to Procedure (PR1[Procedure]): code (PR1-3, text
