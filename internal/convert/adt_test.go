@@ -108,6 +108,11 @@ func TestA01StoresLinkedResources(t *testing.T) {
 	if e["status"] != "in-progress" || e["class"].(map[string]any)["code"] != "IMP" {
 		t.Errorf("encounter %v", e)
 	}
+	loc := e["location"].([]any)[0].(map[string]any)["location"].(map[string]any)
+	locs := storedOf(t, st, "Location")
+	if len(locs) != 1 || loc["reference"] != "Location/"+locs[0]["id"].(string) || locs[0]["name"] != "CITYHOSP WARD1 101 A" {
+		t.Errorf("encounter location %v, locations %v", loc, locs)
+	}
 	if e["period"].(map[string]any)["start"] != "2026-03-01T10:00:00+01:00" {
 		t.Errorf("period %v", e["period"])
 	}

@@ -441,6 +441,54 @@ func (c *Context) Practitioner(v hl7v2.Value) map[string]any {
 	return ref
 }
 
+// Location maps a PL (one repetition) to a Reference to a Location entry,
+// nil when empty. The Location is upserted by an identifier whose system
+// is the facility's (PL-4, through AuthoritySystem), else
+// urn:concord:v2:sender:<sender>:location, and whose value is the point
+// of care, room, bed, building and floor (PL-1, 2, 3, 7, 8) joined with
+// "^"; its name is LocationDisplay, its physical type bed, room or ward
+// by the most precise part given.
+func (c *Context) Location(v hl7v2.Value) map[string]any {
+	display := LocationDisplay(v)
+	if display == "" {
+		return nil
+	}
+	sys := AuthoritySystem(hd(v.Component(4)))
+	if sys == "" {
+		sys = senderBase + uriPart(c.sender) + ":location"
+	}
+	parts := []string{comp(v, 1), comp(v, 2), comp(v, 3), comp(v, 7), comp(v, 8)}
+	for len(parts) > 0 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	value := strings.Join(parts, "^")
+	if value == "" {
+		value = display // only a description (PL-9) or a facility
+	}
+	e, fresh := c.Upsert("Location", map[string]any{"system": sys, "value": value})
+	if fresh {
+		r := e.Resource
+		r["name"] = display
+		r["mode"] = "instance"
+		kind := ""
+		switch {
+		case comp(v, 3) != "":
+			kind = "bd"
+		case comp(v, 2) != "":
+			kind = "ro"
+		case comp(v, 1) != "":
+			kind = "wa"
+		}
+		if kind != "" {
+			r["physicalType"] = map[string]any{"coding": []any{map[string]any{
+				"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": kind}}}
+		}
+	}
+	ref := e.Ref()
+	ref["display"] = display
+	return ref
+}
+
 // LocationDisplay writes a PL (point of care, room, bed, facility, …,
 // building, floor, description) as text: PL-9 when given, else the
 // facility, building, floor, point of care, room and bed that are valued,

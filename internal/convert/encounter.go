@@ -31,7 +31,8 @@ func (c *Context) encounterKey(seg hl7v2.Segment) (map[string]any, bool) {
 
 // pv1Segment maps PV1 to Encounter (PV1[Encounter]): identifier (19),
 // class (2), status (from the trigger, PV1-45, else PV1-2), type (4),
-// locations (3 current, 6 prior, 11 temporary, 42 pending), participants
+// locations (3 current, 6 prior, 11 temporary, 42 pending; Location
+// resources, see Context.Location), participants
 // (7 attending, 8 referring, 9 consulting, 17 admitting), service type
 // (10), hospitalization (5, 13, 14, 36, 38), period (44, 45). A PV1 with
 // no visit number, no admit time, and class N or none (A28, A31 …) makes
@@ -103,8 +104,8 @@ func pv1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		field  int
 		status string
 	}{{3, current}, {6, "completed"}, {11, "active"}, {42, "planned"}} {
-		if d := LocationDisplay(seg.Field(l.field)); d != "" {
-			locs = append(locs, map[string]any{"location": map[string]any{"display": d}, "status": l.status})
+		if ref := c.Location(seg.Field(l.field).Rep(1)); ref != nil {
+			locs = append(locs, map[string]any{"location": ref, "status": l.status})
 		}
 	}
 	set(r, "location", locs)
