@@ -1,6 +1,10 @@
 package convert
 
-import "context"
+import (
+	"context"
+
+	"github.com/concord-health/concord"
+)
 
 // The ADT (admit, discharge, transfer) and BAR (billing account) message
 // types this file registers. Each walks the message's segments with the
@@ -14,9 +18,18 @@ var adtTypes = []string{
 
 func init() {
 	for _, t := range adtTypes {
-		RegisterMessage(t, walkMessage)
+		RegisterMessage(t, walkPatientMessage)
 	}
 }
 
-// walkMessage converts a message by walking its segments.
-func walkMessage(ctx context.Context, c *Context) error { return c.Walk(ctx) }
+// walkPatientMessage converts a message about a patient by walking its
+// segments: it must have a PID.
+func walkPatientMessage(ctx context.Context, c *Context) error {
+	if err := c.Walk(ctx); err != nil {
+		return err
+	}
+	if c.Patient == nil {
+		return concord.Errorf(concord.EINVALID, "PID: the message has no PID segment")
+	}
+	return nil
+}

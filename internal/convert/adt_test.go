@@ -270,3 +270,12 @@ func TestMissingPatientIdentifier(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestNoPID checks that an ADT without a PID is refused with the place.
+func TestNoPID(t *testing.T) {
+	m, _ := hl7v2.Parse([]byte("MSH|^~\\&|A|B|C|D|20260101||ADT^A08|1|P|2.5\rEVN|A08|20260101|||OP1^Operator^Olga\r"))
+	_, err := ToFHIR(context.Background(), m, Options{})
+	if concord.ErrorCode(err) != concord.EINVALID || !strings.HasPrefix(concord.ErrorMessage(err), "PID:") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -65,9 +65,11 @@ func AuthoritySystem(hd hl7v2.HD) string {
 	switch {
 	case isOID(uid):
 		return "urn:oid:" + uid
+	case strings.ContainsAny(uid, " \t|"):
+		// not usable as a URI: fall back to the namespace below
 	case strings.EqualFold(hd.UniversalIDType, "UUID") && uid != "":
 		return "urn:uuid:" + strings.ToLower(uid)
-	case (strings.EqualFold(hd.UniversalIDType, "URI") || strings.EqualFold(hd.UniversalIDType, "URL")) && !strings.ContainsAny(uid, " \t|"):
+	case strings.EqualFold(hd.UniversalIDType, "URI") || strings.EqualFold(hd.UniversalIDType, "URL"):
 		if u, err := url.Parse(uid); err == nil && u.Scheme != "" {
 			return uid
 		}
