@@ -217,10 +217,10 @@ func TestA40Merge(t *testing.T) {
 	}
 }
 
-// mapper maps one local code.
-type mapper struct{}
+// testMapper maps one local code.
+type testMapper struct{}
 
-func (mapper) Map(_ context.Context, sender, system, code string) (Coding, bool) {
+func (testMapper) Map(_ context.Context, sender, system, code string) (Coding, bool) {
 	if code == "PEN" {
 		return Coding{System: "http://snomed.info/sct", Code: "764146007", Display: "Penicillin"}, true
 	}
@@ -230,7 +230,7 @@ func (mapper) Map(_ context.Context, sender, system, code string) (Coding, bool)
 // TestCodeMapping checks that a mapped code gets the standard coding
 // first and keeps the local one, and that unmapped codes are listed.
 func TestCodeMapping(t *testing.T) {
-	res := convertString(t, a01, Options{Codes: mapper{}, Sender: "cityhosp"})
+	res := convertString(t, a01, Options{Codes: testMapper{}, Sender: "cityhosp"})
 	var b struct {
 		Entry []struct {
 			Resource map[string]any `json:"resource"`

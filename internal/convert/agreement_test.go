@@ -89,55 +89,55 @@ func bundleFacts(body []byte) (facts, error) {
 				enc = r
 			}
 		case "AllergyIntolerance":
-			for _, c := range codes(r["code"]) {
+			for _, c := range ccCodes(r["code"]) {
 				add("allergy.code", c)
 			}
 		case "Condition":
-			for _, c := range codes(r["code"]) {
+			for _, c := range ccCodes(r["code"]) {
 				add("condition.code", c)
 			}
 		}
 	}
 	if pat != nil {
-		for _, id := range list(pat["identifier"]) {
-			add("patient.identifier", str(id, "value"))
+		for _, id := range objList(pat["identifier"]) {
+			add("patient.identifier", strField(id, "value"))
 		}
-		if names := list(pat["name"]); len(names) > 0 {
+		if names := objList(pat["name"]); len(names) > 0 {
 			n := names[0]
-			given := list(n["given"])
+			given := objList(n["given"])
 			g := ""
 			if len(given) > 0 {
 				g = fmt.Sprint(given[0])
 			}
-			if s := strings.TrimSpace(str(n, "family") + " " + g); s != "" {
+			if s := strings.TrimSpace(strField(n, "family") + " " + g); s != "" {
 				add("patient.name", strings.ToLower(s))
 			}
 		}
-		add("patient.birthDate", str(pat, "birthDate"))
-		add("patient.gender", str(pat, "gender"))
+		add("patient.birthDate", strField(pat, "birthDate"))
+		add("patient.gender", strField(pat, "gender"))
 	}
 	if enc != nil {
 		if c, ok := enc["class"].(map[string]any); ok {
-			add("encounter.class", str(c, "code"))
+			add("encounter.class", strField(c, "code"))
 		}
-		add("encounter.status", str(enc, "status"))
+		add("encounter.status", strField(enc, "status"))
 		if p, ok := enc["period"].(map[string]any); ok {
-			add("encounter.start", instant(str(p, "start")))
-			add("encounter.end", instant(str(p, "end")))
+			add("encounter.start", utcInstant(strField(p, "start")))
+			add("encounter.end", utcInstant(strField(p, "end")))
 		}
-		for _, l := range list(enc["location"]) {
+		for _, l := range objList(enc["location"]) {
 			ref, _ := l["location"].(map[string]any)
-			if loc, ok := byRef[str(ref, "reference")]; ok {
-				add("encounter.location", str(loc, "name"))
+			if loc, ok := byRef[strField(ref, "reference")]; ok {
+				add("encounter.location", strField(loc, "name"))
 			} else {
-				add("encounter.location", str(ref, "display"))
+				add("encounter.location", strField(ref, "display"))
 			}
 		}
 	}
 	return f, nil
 }
 
-func list(v any) []map[string]any {
+func objList(v any) []map[string]any {
 	var out []map[string]any
 	if a, ok := v.([]any); ok {
 		for _, x := range a {
@@ -149,26 +149,26 @@ func list(v any) []map[string]any {
 	return out
 }
 
-func str(m map[string]any, k string) string {
+func strField(m map[string]any, k string) string {
 	s, _ := m[k].(string)
 	return s
 }
 
-// codes returns a CodeableConcept's codes.
-func codes(v any) []string {
+// ccCodes returns a CodeableConcept's codes.
+func ccCodes(v any) []string {
 	cc, _ := v.(map[string]any)
 	var out []string
-	for _, c := range list(cc["coding"]) {
-		if code := str(c, "code"); code != "" {
+	for _, c := range objList(cc["coding"]) {
+		if code := strField(c, "code"); code != "" {
 			out = append(out, code)
 		}
 	}
 	return out
 }
 
-// instant normalises a dateTime with a time to UTC, so that the same
+// utcInstant normalises a dateTime with a time to UTC, so that the same
 // instant written in two zones compares equal.
-func instant(s string) string {
+func utcInstant(s string) string {
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC().Format(time.RFC3339)

@@ -21,10 +21,10 @@ func init() {
 // standard coding, so that the identifier stays the same when a mapping
 // is added later.
 func (c *Context) codeKey(v hl7v2.Value, text string) string {
-	if code := comp(v, 1); code != "" {
-		return c.CodeSystem(comp(v, 3)) + "|" + code
+	if code := compText(v, 1); code != "" {
+		return c.CodeSystem(compText(v, 3)) + "|" + code
 	}
-	if t := comp(v, 2); t != "" {
+	if t := compText(v, 2); t != "" {
 		text = t
 	}
 	return "text|" + strings.ToLower(text)
@@ -46,23 +46,23 @@ func (c *Context) allergy(ctx context.Context, seg hl7v2.Segment, e *Entry, code
 		"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}}}
 	r["patient"] = c.Patient.Ref()
 	r["code"] = code
-	t := comp(seg.Field(2), 1)
+	t := compText(seg.Field(2), 1)
 	if cat := allergyCategory[t]; cat != "" {
 		r["category"] = []any{cat}
 	}
-	set(r, "type", allergyType[t])
-	sev := comp(seg.Field(4), 1)
-	set(r, "criticality", criticalityMap[sev])
+	setv(r, "type", allergyType[t])
+	sev := compText(seg.Field(4), 1)
+	setv(r, "criticality", criticalityMap[sev])
 	reaction := map[string]any{}
 	var manifest []any
-	for _, rep := range reps(seg.Field(5)) {
+	for _, rep := range repsOf(seg.Field(5)) {
 		if t := Text(rep); t != "" {
 			manifest = append(manifest, map[string]any{"text": t})
 		}
 	}
 	if len(manifest) > 0 {
 		reaction["manifestation"] = manifest
-		set(reaction, "severity", reactionSeverity[sev])
+		setv(reaction, "severity", reactionSeverity[sev])
 		r["reaction"] = []any{reaction}
 	}
 }
@@ -80,7 +80,7 @@ func al1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	}
 	e, _ := c.UpsertDerived("AllergyIntolerance", c.codeKey(seg.Field(3), ""))
 	c.allergy(ctx, seg, e, code)
-	set(e.Resource, "onsetDateTime", c.DateTime(seg.Field(6)))
+	setv(e.Resource, "onsetDateTime", c.DateTime(seg.Field(6)))
 	c.Last["AL1"] = e
 	return nil
 }
@@ -104,9 +104,9 @@ func iamSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		e, _ = c.UpsertDerived("AllergyIntolerance", c.codeKey(seg.Field(3), ""))
 	}
 	c.allergy(ctx, seg, e, code)
-	set(e.Resource, "onsetDateTime", c.DateTime(seg.Field(11)))
-	set(e.Resource, "recordedDate", c.DateTime(seg.Field(13)))
-	switch comp(seg.Field(6), 1) {
+	setv(e.Resource, "onsetDateTime", c.DateTime(seg.Field(11)))
+	setv(e.Resource, "recordedDate", c.DateTime(seg.Field(13)))
+	switch compText(seg.Field(6), 1) {
 	case "D":
 		delete(e.Resource, "clinicalStatus")
 		e.Resource["verificationStatus"] = map[string]any{"coding": []any{map[string]any{
@@ -160,20 +160,20 @@ func dg1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	r["code"] = code
 	cat := []any{map[string]any{"coding": []any{map[string]any{
 		"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis"}}}}
-	if t := comp(seg.Field(6), 1); t != "" {
+	if t := compText(seg.Field(6), 1); t != "" {
 		cat = append(cat, map[string]any{"coding": []any{map[string]any{"system": v2System("0052"), "code": t}}})
 	}
 	r["category"] = cat
 	if c.Encounter != nil {
 		r["encounter"] = c.Encounter.Ref()
-		c.encounterDiagnosis(e, diagnosisRole[comp(seg.Field(6), 1)])
+		c.encounterDiagnosis(e, diagnosisRole[compText(seg.Field(6), 1)])
 	}
-	set(r, "onsetDateTime", c.DateTime(seg.Field(5)))
-	set(r, "recordedDate", c.DateTime(seg.Field(19)))
+	setv(r, "onsetDateTime", c.DateTime(seg.Field(5)))
+	setv(r, "recordedDate", c.DateTime(seg.Field(19)))
 	if ref := c.Practitioner(seg.Field(16).Rep(1)); ref != nil {
 		r["asserter"] = ref
 	}
-	if comp(seg.Field(21), 1) == "D" {
+	if compText(seg.Field(21), 1) == "D" {
 		r["verificationStatus"] = map[string]any{"coding": []any{map[string]any{
 			"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "entered-in-error"}}}
 	}
@@ -231,8 +231,8 @@ func pr1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	r["status"] = "completed"
 	r["subject"] = c.Patient.Ref()
 	r["code"] = code
-	set(r, "performedDateTime", when)
-	set(r, "category", c.CodeableConcept(seg.Field(6), "0230"))
+	setv(r, "performedDateTime", when)
+	setv(r, "category", c.CodeableConcept(seg.Field(6), "0230"))
 	if c.Encounter != nil {
 		r["encounter"] = c.Encounter.Ref()
 	}
@@ -241,7 +241,7 @@ func pr1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		field int
 		code  string
 	}{{8, "88189002"}, {11, "304292004"}, {12, ""}} {
-		for _, rep := range reps(seg.Field(p.field)) {
+		for _, rep := range repsOf(seg.Field(p.field)) {
 			ref := c.Practitioner(rep)
 			if ref == nil {
 				continue
@@ -253,8 +253,8 @@ func pr1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 			perf = append(perf, pe)
 		}
 	}
-	set(r, "performer", perf)
-	set(r, "reasonCode", appendNonEmpty(nil, c.CodeableConcept(seg.Field(15), "")))
+	setv(r, "performer", perf)
+	setv(r, "reasonCode", appendNonEmpty(nil, c.CodeableConcept(seg.Field(15), "")))
 	c.Last["PR1"] = e
 	return nil
 }

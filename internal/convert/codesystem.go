@@ -124,6 +124,6 @@ func relationship(code, display string) map[string]any {
 		return map[string]any{"system": "http://terminology.hl7.org/CodeSystem/" + m[0], "code": m[1]}
 	}
 	co := map[string]any{"system": v2System("0063"), "code": code}
-	set(co, "display", display)
+	setv(co, "display", display)
 	return co
 }

@@ -8,9 +8,9 @@ import (
 	"github.com/concord-health/concord/hl7v2"
 )
 
-// set stores v under k unless v is empty ("", nil, an empty object or
+// setv stores v under k unless v is empty ("", nil, an empty object or
 // array): FHIR forbids empty values.
-func set(m map[string]any, k string, v any) {
+func setv(m map[string]any, k string, v any) {
 	switch x := v.(type) {
 	case nil:
 		return
@@ -53,11 +53,11 @@ func Text(v hl7v2.Value) string {
 	if v.IsNull() {
 		return ""
 	}
-	return clean(v.String())
+	return cleanText(v.String())
 }
 
-// clean trims s and reads the HL7 null as empty.
-func clean(s string) string {
+// cleanText trims s and reads the HL7 null as empty.
+func cleanText(s string) string {
 	s = strings.TrimSpace(s)
 	if s == `""` {
 		return ""
@@ -65,12 +65,12 @@ func clean(s string) string {
 	return s
 }
 
-// comp returns component n of v (a repetition or field), first
+// compText returns component n of v (a repetition or field), first
 // subcomponent, as text.
-func comp(v hl7v2.Value, n int) string { return Text(v.Component(n).Sub(1)) }
+func compText(v hl7v2.Value, n int) string { return Text(v.Component(n).Sub(1)) }
 
-// reps returns the repetitions of a field.
-func reps(v hl7v2.Value) []hl7v2.Value {
+// repsOf returns the repetitions of a field.
+func repsOf(v hl7v2.Value) []hl7v2.Value {
 	var out []hl7v2.Value
 	for r := range v.EachRep {
 		if !r.IsEmpty() && !r.IsNull() {
@@ -85,37 +85,37 @@ func reps(v hl7v2.Value) []hl7v2.Value {
 // It returns nil when CX-1 is empty.
 func (c *Context) Identifier(v hl7v2.Value) map[string]any {
 	cx := v.CX()
-	val := clean(cx.ID)
+	val := cleanText(cx.ID)
 	if val == "" {
 		return nil
 	}
-	cx.AssigningAuthority = hd(v.Component(4))
-	cx.AssigningFacility = hd(v.Component(6))
+	cx.AssigningAuthority = readHD(v.Component(4))
+	cx.AssigningFacility = readHD(v.Component(6))
 	id := map[string]any{"system": c.IdentifierSystem(cx), "value": val}
-	if t := clean(cx.IdentifierType); t != "" {
+	if t := cleanText(cx.IdentifierType); t != "" {
 		id["type"] = map[string]any{"coding": []any{map[string]any{"system": v2System("0203"), "code": t}}}
 	}
 	p := map[string]any{}
-	set(p, "start", c.Date(v.Component(7)))
-	set(p, "end", c.Date(v.Component(8)))
-	set(id, "period", p)
+	setv(p, "start", c.Date(v.Component(7)))
+	setv(p, "end", c.Date(v.Component(8)))
+	setv(id, "period", p)
 	return id
 }
 
-// hd reads an HD component (namespace, universal ID, type as its
+// readHD reads an HD component (namespace, universal ID, type as its
 // subcomponents).
-func hd(v hl7v2.Value) hl7v2.HD {
+func readHD(v hl7v2.Value) hl7v2.HD {
 	return hl7v2.HD{Namespace: Text(v.Sub(1)), UniversalID: Text(v.Sub(2)), UniversalIDType: Text(v.Sub(3))}
 }
 
 // EIIdentifier maps an EI (entity identifier: ID, namespace, universal
 // ID, type) to an Identifier; nil when empty.
 func (c *Context) EIIdentifier(v hl7v2.Value) map[string]any {
-	val := comp(v, 1)
+	val := compText(v, 1)
 	if val == "" {
 		return nil
 	}
-	sys := AuthoritySystem(hl7v2.HD{Namespace: comp(v, 2), UniversalID: comp(v, 3), UniversalIDType: comp(v, 4)})
+	sys := AuthoritySystem(hl7v2.HD{Namespace: compText(v, 2), UniversalID: compText(v, 3), UniversalIDType: compText(v, 4)})
 	if sys == "" {
 		sys = senderBase + uriPart(c.sender) + ":id"
 	}
@@ -132,37 +132,37 @@ var nameUse = map[string]string{
 // has no name part.
 func (c *Context) HumanName(v hl7v2.Value) map[string]any {
 	n := map[string]any{}
-	set(n, "family", comp(v, 1))
+	setv(n, "family", compText(v, 1))
 	var given []any
-	given = appendNonEmpty(given, comp(v, 2))
+	given = appendNonEmpty(given, compText(v, 2))
 	for s := range v.Component(3).EachSub {
 		given = appendNonEmpty(given, Text(s))
 	}
-	set(n, "given", given)
+	setv(n, "given", given)
 	if len(n) == 0 {
 		return nil
 	}
-	set(n, "prefix", appendNonEmpty(nil, comp(v, 5)))
+	setv(n, "prefix", appendNonEmpty(nil, compText(v, 5)))
 	var suffix []any
-	suffix = appendNonEmpty(suffix, comp(v, 4))
-	suffix = appendNonEmpty(suffix, comp(v, 6))
-	set(n, "suffix", suffix)
-	set(n, "use", nameUse[comp(v, 7)])
+	suffix = appendNonEmpty(suffix, compText(v, 4))
+	suffix = appendNonEmpty(suffix, compText(v, 6))
+	setv(n, "suffix", suffix)
+	setv(n, "use", nameUse[compText(v, 7)])
 	p := map[string]any{}
-	set(p, "start", c.DateTime(v.Component(10).Sub(1)))
-	set(p, "end", c.DateTime(v.Component(10).Sub(2)))
+	setv(p, "start", c.DateTime(v.Component(10).Sub(1)))
+	setv(p, "end", c.DateTime(v.Component(10).Sub(2)))
 	if len(p) == 0 {
-		set(p, "start", c.DateTime(v.Component(12)))
-		set(p, "end", c.DateTime(v.Component(13)))
+		setv(p, "start", c.DateTime(v.Component(12)))
+		setv(p, "end", c.DateTime(v.Component(13)))
 	}
-	set(n, "period", p)
+	setv(n, "period", p)
 	return n
 }
 
 // HumanNames maps every repetition of an XPN field.
 func (c *Context) HumanNames(f hl7v2.Value) []any {
 	var out []any
-	for _, r := range reps(f) {
+	for _, r := range repsOf(f) {
 		out = appendNonEmpty(out, c.HumanName(r))
 	}
 	return out
@@ -178,27 +178,27 @@ var (
 func (c *Context) Address(v hl7v2.Value) map[string]any {
 	a := map[string]any{}
 	var line []any
-	line = appendNonEmpty(line, comp(v, 1))
-	line = appendNonEmpty(line, comp(v, 2))
-	set(a, "line", line)
-	set(a, "city", comp(v, 3))
-	set(a, "state", comp(v, 4))
-	set(a, "postalCode", comp(v, 5))
-	set(a, "country", comp(v, 6))
-	set(a, "district", comp(v, 9))
+	line = appendNonEmpty(line, compText(v, 1))
+	line = appendNonEmpty(line, compText(v, 2))
+	setv(a, "line", line)
+	setv(a, "city", compText(v, 3))
+	setv(a, "state", compText(v, 4))
+	setv(a, "postalCode", compText(v, 5))
+	setv(a, "country", compText(v, 6))
+	setv(a, "district", compText(v, 9))
 	if len(a) == 0 {
 		return nil
 	}
-	t := comp(v, 7)
-	set(a, "use", addressUse[t])
-	set(a, "type", addressType[t])
+	t := compText(v, 7)
+	setv(a, "use", addressUse[t])
+	setv(a, "type", addressType[t])
 	return a
 }
 
 // Addresses maps every repetition of an XAD field.
 func (c *Context) Addresses(f hl7v2.Value) []any {
 	var out []any
-	for _, r := range reps(f) {
+	for _, r := range repsOf(f) {
 		out = appendNonEmpty(out, c.Address(r))
 	}
 	return out
@@ -218,31 +218,31 @@ var (
 // parts (XTN-5 country, XTN-6 area, XTN-7 local, XTN-8 extension), else
 // XTN-1.
 func (c *Context) ContactPoint(v hl7v2.Value, use string) map[string]any {
-	equip := comp(v, 3)
+	equip := compText(v, 3)
 	value := ""
 	sys := telecomSystem[equip]
-	if equip == "Internet" || equip == "X.400" || (comp(v, 4) != "" && comp(v, 1) == "" && comp(v, 7) == "") {
-		value, sys = comp(v, 4), "email"
+	if equip == "Internet" || equip == "X.400" || (compText(v, 4) != "" && compText(v, 1) == "" && compText(v, 7) == "") {
+		value, sys = compText(v, 4), "email"
 	}
 	if value == "" {
-		value = comp(v, 12)
+		value = compText(v, 12)
 	}
-	if value == "" && comp(v, 7) != "" {
+	if value == "" && compText(v, 7) != "" {
 		var b strings.Builder
-		if cc := comp(v, 5); cc != "" {
+		if cc := compText(v, 5); cc != "" {
 			b.WriteString("+" + cc + " ")
 		}
-		if area := comp(v, 6); area != "" {
+		if area := compText(v, 6); area != "" {
 			b.WriteString("(" + area + ") ")
 		}
-		b.WriteString(comp(v, 7))
-		if ext := comp(v, 8); ext != "" {
+		b.WriteString(compText(v, 7))
+		if ext := compText(v, 8); ext != "" {
 			b.WriteString(" ext. " + ext)
 		}
 		value = b.String()
 	}
 	if value == "" {
-		value = comp(v, 1)
+		value = compText(v, 1)
 	}
 	if value == "" {
 		return nil
@@ -254,20 +254,20 @@ func (c *Context) ContactPoint(v hl7v2.Value, use string) map[string]any {
 		}
 	}
 	cp := map[string]any{"system": sys, "value": value}
-	if u := telecomUse[comp(v, 2)]; u != "" {
+	if u := telecomUse[compText(v, 2)]; u != "" {
 		use = u
 	}
 	if equip == "CP" && use != "work" {
 		use = "mobile"
 	}
-	set(cp, "use", use)
+	setv(cp, "use", use)
 	return cp
 }
 
 // ContactPoints maps every repetition of an XTN field.
 func (c *Context) ContactPoints(f hl7v2.Value, use string) []any {
 	var out []any
-	for _, r := range reps(f) {
+	for _, r := range repsOf(f) {
 		out = appendNonEmpty(out, c.ContactPoint(r, use))
 	}
 	return out
@@ -281,18 +281,18 @@ func (c *Context) ContactPoints(f hl7v2.Value, use string) []any {
 func (c *Context) CodeableConcept(v hl7v2.Value, table string) map[string]any {
 	cc := map[string]any{}
 	var codings []any
-	if code := comp(v, 1); code != "" {
-		codings = append(codings, c.coding(code, comp(v, 2), comp(v, 3), comp(v, 7), table))
+	if code := compText(v, 1); code != "" {
+		codings = append(codings, c.coding(code, compText(v, 2), compText(v, 3), compText(v, 7), table))
 	}
-	if code := comp(v, 4); code != "" {
-		codings = append(codings, c.coding(code, comp(v, 5), comp(v, 6), comp(v, 8), ""))
+	if code := compText(v, 4); code != "" {
+		codings = append(codings, c.coding(code, compText(v, 5), compText(v, 6), compText(v, 8), ""))
 	}
-	set(cc, "coding", codings)
-	text := comp(v, 9)
+	setv(cc, "coding", codings)
+	text := compText(v, 9)
 	if text == "" && len(codings) == 0 {
-		text = comp(v, 2)
+		text = compText(v, 2)
 	}
-	set(cc, "text", text)
+	setv(cc, "text", text)
 	if len(cc) == 0 {
 		return nil
 	}
@@ -305,9 +305,9 @@ func (c *Context) coding(code, display, system, version, table string) map[strin
 	if sys == "" && table != "" {
 		sys = v2System(table)
 	}
-	set(co, "system", sys)
-	set(co, "version", version)
-	set(co, "display", display)
+	setv(co, "system", sys)
+	setv(co, "version", version)
+	setv(co, "display", display)
 	return co
 }
 
@@ -334,9 +334,9 @@ func (c *Context) ClinicalCode(ctx context.Context, v hl7v2.Value, where string)
 		return cc
 	}
 	mc := map[string]any{"code": m.Code}
-	set(mc, "system", m.System)
-	set(mc, "version", m.Version)
-	set(mc, "display", m.Display)
+	setv(mc, "system", m.System)
+	setv(mc, "version", m.Version)
+	setv(mc, "display", m.Display)
 	cc["coding"] = append([]any{mc}, codings...)
 	return cc
 }
@@ -410,13 +410,13 @@ func (c *Context) time(v hl7v2.Value) (hl7v2.Time, bool) {
 // authority) when XCN-1 is valued, with the name as display; a
 // display-only Reference when only a name is given; nil when empty.
 func (c *Context) Practitioner(v hl7v2.Value) map[string]any {
-	id := comp(v, 1)
+	id := compText(v, 1)
 	name := map[string]any{}
-	set(name, "family", comp(v, 2))
-	set(name, "given", appendNonEmpty(appendNonEmpty(nil, comp(v, 3)), comp(v, 4)))
-	set(name, "prefix", appendNonEmpty(nil, comp(v, 6)))
-	set(name, "suffix", appendNonEmpty(appendNonEmpty(nil, comp(v, 5)), comp(v, 7)))
-	display := strings.TrimSpace(strings.Join([]string{comp(v, 6), comp(v, 3), comp(v, 4), comp(v, 2), comp(v, 5)}, " "))
+	setv(name, "family", compText(v, 2))
+	setv(name, "given", appendNonEmpty(appendNonEmpty(nil, compText(v, 3)), compText(v, 4)))
+	setv(name, "prefix", appendNonEmpty(nil, compText(v, 6)))
+	setv(name, "suffix", appendNonEmpty(appendNonEmpty(nil, compText(v, 5)), compText(v, 7)))
+	display := strings.TrimSpace(strings.Join([]string{compText(v, 6), compText(v, 3), compText(v, 4), compText(v, 2), compText(v, 5)}, " "))
 	display = strings.Join(strings.Fields(display), " ")
 	if id == "" {
 		if display == "" {
@@ -424,9 +424,9 @@ func (c *Context) Practitioner(v hl7v2.Value) map[string]any {
 		}
 		return map[string]any{"display": display}
 	}
-	sys := AuthoritySystem(hd(v.Component(9)))
+	sys := AuthoritySystem(readHD(v.Component(9)))
 	if sys == "" {
-		t := comp(v, 13)
+		t := compText(v, 13)
 		if t == "" {
 			t = "practitioner"
 		}
@@ -434,10 +434,10 @@ func (c *Context) Practitioner(v hl7v2.Value) map[string]any {
 	}
 	e, fresh := c.Upsert("Practitioner", map[string]any{"system": sys, "value": id})
 	if fresh {
-		set(e.Resource, "name", appendNonEmpty(nil, name))
+		setv(e.Resource, "name", appendNonEmpty(nil, name))
 	}
 	ref := e.Ref()
-	set(ref, "display", display)
+	setv(ref, "display", display)
 	return ref
 }
 
@@ -453,11 +453,11 @@ func (c *Context) Location(v hl7v2.Value) map[string]any {
 	if display == "" {
 		return nil
 	}
-	sys := AuthoritySystem(hd(v.Component(4)))
+	sys := AuthoritySystem(readHD(v.Component(4)))
 	if sys == "" {
 		sys = senderBase + uriPart(c.sender) + ":location"
 	}
-	parts := []string{comp(v, 1), comp(v, 2), comp(v, 3), comp(v, 7), comp(v, 8)}
+	parts := []string{compText(v, 1), compText(v, 2), compText(v, 3), compText(v, 7), compText(v, 8)}
 	for len(parts) > 0 && parts[len(parts)-1] == "" {
 		parts = parts[:len(parts)-1]
 	}
@@ -472,11 +472,11 @@ func (c *Context) Location(v hl7v2.Value) map[string]any {
 		r["mode"] = "instance"
 		kind := ""
 		switch {
-		case comp(v, 3) != "":
+		case compText(v, 3) != "":
 			kind = "bd"
-		case comp(v, 2) != "":
+		case compText(v, 2) != "":
 			kind = "ro"
-		case comp(v, 1) != "":
+		case compText(v, 1) != "":
 			kind = "wa"
 		}
 		if kind != "" {
@@ -494,12 +494,12 @@ func (c *Context) Location(v hl7v2.Value) map[string]any {
 // facility, building, floor, point of care, room and bed that are valued,
 // joined with spaces.
 func LocationDisplay(v hl7v2.Value) string {
-	if d := comp(v, 9); d != "" {
+	if d := compText(v, 9); d != "" {
 		return d
 	}
 	var parts []string
 	for _, n := range []int{4, 7, 8, 1, 2, 3} {
-		if s := comp(v, n); s != "" {
+		if s := compText(v, n); s != "" {
 			parts = append(parts, s)
 		}
 	}

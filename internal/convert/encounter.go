@@ -42,7 +42,7 @@ func pv1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		return concord.Errorf(concord.EINVALID, "%s: PV1 without a PID before it", c.Loc(seg, 1))
 	}
 	key, business := c.encounterKey(seg)
-	class := comp(seg.Field(2), 1)
+	class := compText(seg.Field(2), 1)
 	if key == nil {
 		if class == "" || class == "N" || Text(seg.Field(3)) == "" {
 			return nil
@@ -86,12 +86,12 @@ func pv1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	}
 	r["status"] = status
 	r["subject"] = c.Patient.Ref()
-	set(r, "type", appendNonEmpty(nil, c.CodeableConcept(seg.Field(4), "0007")))
-	set(r, "serviceType", c.CodeableConcept(seg.Field(10), "0069"))
+	setv(r, "type", appendNonEmpty(nil, c.CodeableConcept(seg.Field(4), "0007")))
+	setv(r, "serviceType", c.CodeableConcept(seg.Field(10), "0069"))
 	period := map[string]any{}
-	set(period, "start", c.DateTime(seg.Field(44)))
-	set(period, "end", end)
-	set(r, "period", period)
+	setv(period, "start", c.DateTime(seg.Field(44)))
+	setv(period, "end", end)
+	setv(r, "period", period)
 	var locs []any
 	current := "active"
 	if status == "finished" || status == "cancelled" {
@@ -108,13 +108,13 @@ func pv1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 			locs = append(locs, map[string]any{"location": ref, "status": l.status})
 		}
 	}
-	set(r, "location", locs)
+	setv(r, "location", locs)
 	var parts []any
 	for _, p := range []struct {
 		field         int
 		code, display string
 	}{{7, "ATND", "attender"}, {8, "REF", "referrer"}, {9, "CON", "consultant"}, {17, "ADM", "admitter"}} {
-		for _, rep := range reps(seg.Field(p.field)) {
+		for _, rep := range repsOf(seg.Field(p.field)) {
 			if ref := c.Practitioner(rep); ref != nil {
 				parts = append(parts, map[string]any{
 					"type": []any{map[string]any{"coding": []any{map[string]any{
@@ -124,14 +124,14 @@ func pv1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 			}
 		}
 	}
-	set(r, "participant", parts)
+	setv(r, "participant", parts)
 	h := map[string]any{}
-	set(h, "preAdmissionIdentifier", c.Identifier(seg.Field(5).Rep(1)))
-	set(h, "reAdmission", c.CodeableConcept(seg.Field(13), "0092"))
-	set(h, "admitSource", c.CodeableConcept(seg.Field(14), "0023"))
-	set(h, "dischargeDisposition", c.CodeableConcept(seg.Field(36), "0112"))
-	set(h, "dietPreference", appendNonEmpty(nil, c.CodeableConcept(seg.Field(38), "0114")))
-	set(r, "hospitalization", h)
+	setv(h, "preAdmissionIdentifier", c.Identifier(seg.Field(5).Rep(1)))
+	setv(h, "reAdmission", c.CodeableConcept(seg.Field(13), "0092"))
+	setv(h, "admitSource", c.CodeableConcept(seg.Field(14), "0023"))
+	setv(h, "dischargeDisposition", c.CodeableConcept(seg.Field(36), "0112"))
+	setv(h, "dietPreference", appendNonEmpty(nil, c.CodeableConcept(seg.Field(38), "0114")))
+	setv(r, "hospitalization", h)
 	if c.Account != nil {
 		r["account"] = []any{c.Account.Ref()}
 	}
@@ -149,19 +149,19 @@ func pv2Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		return nil
 	}
 	r := c.Encounter.Resource
-	set(r, "reasonCode", appendNonEmpty(nil, c.CodeableConcept(seg.Field(3), "")))
+	setv(r, "reasonCode", appendNonEmpty(nil, c.CodeableConcept(seg.Field(3), "")))
 	if r["status"] == "planned" {
 		p, _ := r["period"].(map[string]any)
 		if p == nil {
 			p = map[string]any{}
 		}
 		if p["start"] == nil {
-			set(p, "start", c.DateTime(seg.Field(8)))
+			setv(p, "start", c.DateTime(seg.Field(8)))
 		}
 		if p["end"] == nil {
-			set(p, "end", c.DateTime(seg.Field(9)))
+			setv(p, "end", c.DateTime(seg.Field(9)))
 		}
-		set(r, "period", p)
+		setv(r, "period", p)
 	}
 	return nil
 }

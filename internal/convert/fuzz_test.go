@@ -27,7 +27,7 @@ func FuzzToFHIR(f *testing.F) {
 		if err != nil {
 			return
 		}
-		res, err := ToFHIR(context.Background(), m, Options{Codes: mapper{}})
+		res, err := ToFHIR(context.Background(), m, Options{Codes: testMapper{}})
 		if err != nil {
 			return
 		}

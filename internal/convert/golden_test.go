@@ -14,7 +14,7 @@ import (
 	"github.com/concord-health/concord/hl7v2"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestGolden converts every synthetic testdata/*.hl7 and compares the
 // Bundle with testdata/*.fhir.json (rewritten with -update). Each Bundle
@@ -50,7 +50,7 @@ func TestGolden(t *testing.T) {
 		}
 		pretty.WriteByte('\n')
 		golden := strings.TrimSuffix(f, ".hl7") + ".fhir.json"
-		if *update {
+		if *updateGolden {
 			if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -60,21 +60,21 @@ func isOID(s string) bool {
 // authority (HD): urn:oid:<id> for an OID universal ID (whatever HD-3
 // says), urn:uuid:<id> for a UUID, the ID itself for a URI; else
 // urn:concord:v2:authority:<namespace>; "" when the HD is empty.
-func AuthoritySystem(hd hl7v2.HD) string {
-	uid := strings.TrimSpace(hd.UniversalID)
+func AuthoritySystem(h hl7v2.HD) string {
+	uid := strings.TrimSpace(h.UniversalID)
 	switch {
 	case isOID(uid):
 		return "urn:oid:" + uid
 	case strings.ContainsAny(uid, " \t|"):
 		// not usable as a URI: fall back to the namespace below
-	case strings.EqualFold(hd.UniversalIDType, "UUID") && uid != "":
+	case strings.EqualFold(h.UniversalIDType, "UUID") && uid != "":
 		return "urn:uuid:" + strings.ToLower(uid)
-	case strings.EqualFold(hd.UniversalIDType, "URI") || strings.EqualFold(hd.UniversalIDType, "URL"):
+	case strings.EqualFold(h.UniversalIDType, "URI") || strings.EqualFold(h.UniversalIDType, "URL"):
 		if u, err := url.Parse(uid); err == nil && u.Scheme != "" {
 			return uid
 		}
 	}
-	if ns := strings.TrimSpace(hd.Namespace); ns != "" {
+	if ns := strings.TrimSpace(h.Namespace); ns != "" {
 		return authorityBase + uriPart(ns)
 	}
 	if uid != "" {

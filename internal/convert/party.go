@@ -18,7 +18,7 @@ func init() {
 // nameKey writes the first XPN of a field as "family|given", lower case,
 // for derived identifiers.
 func nameKey(f hl7v2.Value) string {
-	return strings.ToLower(comp(f, 1) + "|" + comp(f, 2))
+	return strings.ToLower(compText(f, 1) + "|" + compText(f, 2))
 }
 
 // relatedPerson upserts the RelatedPerson of the current patient with the
@@ -26,15 +26,15 @@ func nameKey(f hl7v2.Value) string {
 // name and the relationship code), filling name, relationship, address,
 // telecom, gender and birth date from the fields given (0 when absent).
 func (c *Context) relatedPerson(seg hl7v2.Segment, name, rel, addr, phone, workPhone, gender, birth int) *Entry {
-	e, _ := c.UpsertDerived("RelatedPerson", nameKey(seg.Field(name)), comp(seg.Field(rel), 1))
+	e, _ := c.UpsertDerived("RelatedPerson", nameKey(seg.Field(name)), compText(seg.Field(rel), 1))
 	r := e.Resource
 	r["patient"] = c.Patient.Ref()
-	set(r, "name", c.HumanNames(seg.Field(name)))
-	if code := comp(seg.Field(rel), 1); code != "" {
-		r["relationship"] = []any{map[string]any{"coding": []any{relationship(code, comp(seg.Field(rel), 2))}}}
+	setv(r, "name", c.HumanNames(seg.Field(name)))
+	if code := compText(seg.Field(rel), 1); code != "" {
+		r["relationship"] = []any{map[string]any{"coding": []any{relationship(code, compText(seg.Field(rel), 2))}}}
 	}
 	if addr > 0 {
-		set(r, "address", c.Addresses(seg.Field(addr)))
+		setv(r, "address", c.Addresses(seg.Field(addr)))
 	}
 	var tel []any
 	if phone > 0 {
@@ -43,12 +43,12 @@ func (c *Context) relatedPerson(seg hl7v2.Segment, name, rel, addr, phone, workP
 	if workPhone > 0 {
 		tel = append(tel, c.ContactPoints(seg.Field(workPhone), "work")...)
 	}
-	set(r, "telecom", tel)
+	setv(r, "telecom", tel)
 	if gender > 0 {
-		set(r, "gender", genderMap[comp(seg.Field(gender), 1)])
+		setv(r, "gender", genderMap[compText(seg.Field(gender), 1)])
 	}
 	if birth > 0 {
-		set(r, "birthDate", c.Date(seg.Field(birth)))
+		setv(r, "birthDate", c.Date(seg.Field(birth)))
 	}
 	return e
 }
@@ -61,14 +61,14 @@ func nk1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if err := c.needPatient(seg); err != nil {
 		return err
 	}
-	if comp(seg.Field(2), 1) == "" && comp(seg.Field(2), 2) == "" {
+	if compText(seg.Field(2), 1) == "" && compText(seg.Field(2), 2) == "" {
 		return nil
 	}
 	e := c.relatedPerson(seg, 2, 3, 4, 5, 6, 15, 16)
 	p := map[string]any{}
-	set(p, "start", c.Date(seg.Field(8)))
-	set(p, "end", c.Date(seg.Field(9)))
-	set(e.Resource, "period", p)
+	setv(p, "start", c.Date(seg.Field(8)))
+	setv(p, "end", c.Date(seg.Field(9)))
+	setv(e.Resource, "period", p)
 	c.Last["NK1"] = e
 	return nil
 }
@@ -82,9 +82,9 @@ func gt1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		return err
 	}
 	var party map[string]any
-	if comp(seg.Field(11), 1) == "SEL" {
+	if compText(seg.Field(11), 1) == "SEL" {
 		party = c.Patient.Ref()
-	} else if comp(seg.Field(3), 1) != "" || comp(seg.Field(3), 2) != "" {
+	} else if compText(seg.Field(3), 1) != "" || compText(seg.Field(3), 2) != "" {
 		party = c.relatedPerson(seg, 3, 11, 5, 6, 7, 9, 8).Ref()
 	} else {
 		return nil
@@ -110,44 +110,44 @@ func in1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if err := c.needPatient(seg); err != nil {
 		return err
 	}
-	company := comp(seg.Field(3), 1)
+	company := compText(seg.Field(3), 1)
 	if company == "" {
-		company = comp(seg.Field(4), 1)
+		company = compText(seg.Field(4), 1)
 	}
-	if company == "" && comp(seg.Field(2), 1) == "" {
+	if company == "" && compText(seg.Field(2), 1) == "" {
 		return concord.Errorf(concord.EINVALID, "%s: no insurance company or plan", c.Loc(seg, 3))
 	}
 	policy := Text(seg.Field(36))
-	e, _ := c.UpsertDerived("Coverage", company, comp(seg.Field(2), 1), policy)
+	e, _ := c.UpsertDerived("Coverage", company, compText(seg.Field(2), 1), policy)
 	r := e.Resource
 	r["status"] = "active"
 	r["beneficiary"] = c.Patient.Ref()
 	payor := map[string]any{}
-	set(payor, "display", comp(seg.Field(4), 1))
+	setv(payor, "display", compText(seg.Field(4), 1))
 	if id := c.Identifier(seg.Field(3).Rep(1)); id != nil {
 		payor["identifier"] = id
 	}
 	if len(payor) == 0 {
-		set(payor, "display", hdText(company, comp(seg.Field(2), 2), comp(seg.Field(2), 1)))
+		setv(payor, "display", hdText(company, compText(seg.Field(2), 2), compText(seg.Field(2), 1)))
 	}
 	r["payor"] = []any{payor}
-	set(r, "subscriberId", policy)
-	set(r, "type", c.CodeableConcept(seg.Field(15), "0086"))
+	setv(r, "subscriberId", policy)
+	setv(r, "type", c.CodeableConcept(seg.Field(15), "0086"))
 	if plan := c.CodeableConcept(seg.Field(2), "0072"); plan != nil {
-		if v := comp(seg.Field(2), 1); v != "" {
+		if v := compText(seg.Field(2), 1); v != "" {
 			r["class"] = []any{map[string]any{"type": map[string]any{"coding": []any{map[string]any{
 				"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "plan"}}},
-				"value": v, "name": comp(seg.Field(2), 2)}}
-			if comp(seg.Field(2), 2) == "" {
+				"value": v, "name": compText(seg.Field(2), 2)}}
+			if compText(seg.Field(2), 2) == "" {
 				delete(r["class"].([]any)[0].(map[string]any), "name")
 			}
 		}
 	}
 	p := map[string]any{}
-	set(p, "start", c.Date(seg.Field(12)))
-	set(p, "end", c.Date(seg.Field(13)))
-	set(r, "period", p)
-	rel := comp(seg.Field(17), 1)
+	setv(p, "start", c.Date(seg.Field(12)))
+	setv(p, "end", c.Date(seg.Field(13)))
+	setv(r, "period", p)
+	rel := compText(seg.Field(17), 1)
 	if rel != "" {
 		r["relationship"] = map[string]any{"coding": []any{map[string]any{
 			"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship", "code": subscriberRelationship(rel)}}}

@@ -19,20 +19,20 @@ func init() {
 func (c *Context) patientKey(seg hl7v2.Segment) (map[string]any, []any) {
 	var all []any
 	var key map[string]any
-	for _, r := range reps(seg.Field(3)) {
+	for _, r := range repsOf(seg.Field(3)) {
 		id := c.Identifier(r)
 		if id == nil {
 			continue
 		}
 		all = append(all, id)
-		if key == nil && comp(r, 5) == "MR" {
+		if key == nil && compText(r, 5) == "MR" {
 			key = id
 		}
 	}
 	if key == nil && len(all) > 0 {
 		key = all[0].(map[string]any)
 	}
-	for _, r := range reps(seg.Field(2)) {
+	for _, r := range repsOf(seg.Field(2)) {
 		if id := c.Identifier(r); id != nil {
 			all = append(all, id)
 			if key == nil {
@@ -69,16 +69,16 @@ func pidSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 			ordered = append(ordered, id)
 		}
 	}
-	for _, r := range reps(seg.Field(4)) {
+	for _, r := range repsOf(seg.Field(4)) {
 		ordered = appendNonEmpty(ordered, c.Identifier(r))
 	}
 	if ssn := Text(seg.Field(19)); ssn != "" {
 		ordered = append(ordered, map[string]any{"system": "http://hl7.org/fhir/sid/us-ssn", "value": ssn,
 			"type": map[string]any{"coding": []any{map[string]any{"system": v2System("0203"), "code": "SS"}}}})
 	}
-	if dl := comp(seg.Field(20), 1); dl != "" {
+	if dl := compText(seg.Field(20), 1); dl != "" {
 		sys := senderBase + uriPart(c.sender) + ":DL"
-		if st := comp(seg.Field(20), 2); st != "" {
+		if st := compText(seg.Field(20), 2); st != "" {
 			sys = senderBase + uriPart(c.sender) + ":DL:" + uriPart(st)
 		}
 		id := map[string]any{"system": sys, "value": dl,
@@ -95,17 +95,17 @@ func pidSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		n.(map[string]any)["use"] = "usual" // PID-9 patient alias
 		names = append(names, n)
 	}
-	set(r, "name", names)
-	if mm := comp(seg.Field(6), 1); mm != "" {
+	setv(r, "name", names)
+	if mm := compText(seg.Field(6), 1); mm != "" {
 		r["extension"] = []any{map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", "valueString": mm}}
 	}
 	var telecom []any
 	telecom = append(telecom, c.ContactPoints(seg.Field(13), "home")...)
 	telecom = append(telecom, c.ContactPoints(seg.Field(14), "work")...)
 	telecom = append(telecom, c.ContactPoints(seg.Field(40), "")...)
-	set(r, "telecom", telecom)
-	set(r, "gender", genderMap[comp(seg.Field(8), 1)])
-	set(r, "birthDate", c.Date(seg.Field(7)))
+	setv(r, "telecom", telecom)
+	setv(r, "gender", genderMap[compText(seg.Field(8), 1)])
+	setv(r, "birthDate", c.Date(seg.Field(7)))
 	if dead := Text(seg.Field(30)); dead == "Y" || c.DateTime(seg.Field(29)) != "" {
 		if dt := c.DateTime(seg.Field(29)); dt != "" {
 			r["deceasedDateTime"] = dt
@@ -115,8 +115,8 @@ func pidSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	} else if dead == "N" {
 		r["deceasedBoolean"] = false
 	}
-	set(r, "address", c.Addresses(seg.Field(11)))
-	if ms := comp(seg.Field(16), 1); ms != "" {
+	setv(r, "address", c.Addresses(seg.Field(11)))
+	if ms := compText(seg.Field(16), 1); ms != "" {
 		cc := c.CodeableConcept(seg.Field(16), "0002")
 		if code, ok := maritalMap[ms]; ok {
 			sys := "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
@@ -124,10 +124,10 @@ func pidSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 				sys = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 			}
 			co := map[string]any{"system": sys, "code": code}
-			set(co, "display", comp(seg.Field(16), 2))
+			setv(co, "display", compText(seg.Field(16), 2))
 			cc = map[string]any{"coding": []any{co}}
 		}
-		set(r, "maritalStatus", cc)
+		setv(r, "maritalStatus", cc)
 	}
 	switch Text(seg.Field(24)) {
 	case "Y":
@@ -166,12 +166,12 @@ func pd1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		return nil
 	}
 	var gps []any
-	for _, r := range reps(seg.Field(4)) {
+	for _, r := range repsOf(seg.Field(4)) {
 		if ref := c.Practitioner(r); ref != nil && ref["reference"] != nil {
 			gps = append(gps, ref)
 		}
 	}
-	set(c.Patient.Resource, "generalPractitioner", gps)
+	setv(c.Patient.Resource, "generalPractitioner", gps)
 	return nil
 }
 
@@ -186,7 +186,7 @@ func mrgSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		return concord.Errorf(concord.EINVALID, "%s: MRG without a PID before it", c.Loc(seg, 1))
 	}
 	var ids []any
-	for _, r := range reps(seg.Field(1)) {
+	for _, r := range repsOf(seg.Field(1)) {
 		ids = appendNonEmpty(ids, c.Identifier(r))
 	}
 	if len(ids) == 0 {
@@ -203,7 +203,7 @@ func mrgSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	src, _ := c.Upsert("Patient", key)
 	src.Resource["identifier"] = ids
 	src.Resource["active"] = false
-	set(src.Resource, "name", c.HumanNames(seg.Field(7)))
+	setv(src.Resource, "name", c.HumanNames(seg.Field(7)))
 	src.Resource["link"] = []any{map[string]any{"other": c.Patient.Ref(), "type": "replaced-by"}}
 	links, _ := c.Patient.Resource["link"].([]any)
 	c.Patient.Resource["link"] = append(links, map[string]any{"other": src.Ref(), "type": "replaces"})
