@@ -221,8 +221,11 @@ func TestA40Merge(t *testing.T) {
 type testMapper struct{}
 
 func (testMapper) Map(_ context.Context, sender, system, code string) (Coding, bool) {
-	if code == "PEN" {
+	switch {
+	case code == "PEN":
 		return Coding{System: "http://snomed.info/sct", Code: "764146007", Display: "Penicillin"}, true
+	case system == "http://hl7.org/fhir/sid/icd-10":
+		return Coding{System: system, Code: code}, true // standard already
 	}
 	return Coding{}, false
 }
@@ -241,7 +244,9 @@ func TestCodeMapping(t *testing.T) {
 	for _, e := range b.Entry {
 		if e.Resource["resourceType"] == "AllergyIntolerance" {
 			codings := e.Resource["code"].(map[string]any)["coding"].([]any)
-			if len(codings) != 2 || codings[0].(map[string]any)["code"] != "764146007" || codings[1].(map[string]any)["code"] != "PEN" {
+			local := codings[len(codings)-1].(map[string]any)
+			if len(codings) != 2 || codings[0].(map[string]any)["code"] != "764146007" || local["code"] != "PEN" ||
+				local["system"] != "urn:concord:local:cityhosp:LOCALDRUG" {
 				t.Errorf("codings %v", codings)
 			}
 			found = true
@@ -250,7 +255,14 @@ func TestCodeMapping(t *testing.T) {
 	if !found {
 		t.Fatal("no AllergyIntolerance")
 	}
-	want := map[string]bool{"DG1-3": true, "PR1-3": true}
+	for _, e := range b.Entry {
+		if e.Resource["resourceType"] == "Condition" {
+			if n := len(e.Resource["code"].(map[string]any)["coding"].([]any)); n != 1 {
+				t.Errorf("a standard code answered as itself added a coding: %v", e.Resource["code"])
+			}
+		}
+	}
+	want := map[string]bool{"PR1-3": true}
 	for _, u := range res.Unmapped {
 		if !want[u.Where] || u.Sender != "cityhosp" {
 			t.Errorf("unexpected unmapped %+v", u)

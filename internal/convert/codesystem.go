@@ -36,8 +36,8 @@ var knownSystems = map[string]string{
 // (http://loinc.org for LN, …; HL7nnnn and HL7-nnnn give the v2 table's
 // code system), the name itself when it is already a URI or an OID
 // (urn:oid:), and for anything else a system local to the sender:
-// urn:concord:v2:sender:<sender>:codesystem:<name>. It returns "" for an
-// empty name.
+// urn:concord:local:<sender>:<name> (internal/terminology's
+// LocalSystem). It returns "" for an empty name.
 func (c *Context) CodeSystem(name string) string {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -61,7 +61,16 @@ func (c *Context) CodeSystem(name string) string {
 			return name
 		}
 	}
-	return senderBase + uriPart(c.sender) + ":codesystem:" + uriPart(name)
+	return localSystem(c.sender, name)
+}
+
+// localSystem is the URI of a sender's local code system (an empty name
+// counts as L, HL7's "local" coding system).
+func localSystem(sender, name string) string {
+	if name == "" {
+		name = "L"
+	}
+	return localCodeBase + uriPart(sender) + ":" + uriPart(name)
 }
 
 // The HL7 v2 table → FHIR code maps this package applies, from the IG's

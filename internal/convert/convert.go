@@ -16,10 +16,11 @@ import (
 
 // Options are what the caller knows about a message beyond its bytes.
 type Options struct {
-	// Sender is the sending application/facility key (the engine's
-	// channel or MSH-3/MSH-4), used for identifier systems of identifiers
-	// with no assigning authority, for local code systems and for code
-	// maps. When empty, MSH-4 (else MSH-3) of the message is used.
+	// Sender is the sending application/facility key, used for
+	// identifier systems of identifiers with no assigning authority, for
+	// local code systems and for code maps. When empty it is MSH-3^MSH-4
+	// (each its namespace ID, else its universal ID), the key
+	// internal/terminology scopes ConceptMaps by.
 	Sender string
 	// MessageID is the engine's id of the stored raw message; the
 	// Provenance's entity names it (system urn:concord:message). When
@@ -192,7 +193,12 @@ func newContext(m *hl7v2.Message, opt Options, trigger string) *Context {
 		counts: map[string]int{}, Last: map[string]*Entry{}, Group: map[string]any{}}
 	c.sender = opt.Sender
 	if c.sender == "" {
-		c.sender = hdText(m.Get("MSH-4.1"), m.Get("MSH-4.2"), m.Get("MSH-3.1"), m.Get("MSH-3.2"))
+		app := hdText(m.Get("MSH-3.1"), m.Get("MSH-3.2"))
+		fac := hdText(m.Get("MSH-4.1"), m.Get("MSH-4.2"))
+		c.sender = app
+		if fac != "" {
+			c.sender = app + "^" + fac
+		}
 	}
 	return c
 }

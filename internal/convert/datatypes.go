@@ -312,7 +312,9 @@ func (c *Context) coding(code, display, system, version, table string) map[strin
 }
 
 // ClinicalCode is CodeableConcept for a clinical code (DG1-3, AL1-3,
-// PR1-3, …): when Options.Codes maps the code, the mapped coding comes
+// PR1-3, …). With Options.Codes set, a code without a coding system
+// (CWE-3) is the sender's local code (system L); when Options.Codes maps
+// the code, the mapped coding comes
 // first and the sender's coding is kept after it; when it does not, the
 // code is listed in Result.Unmapped with where (such as "DG1-3").
 func (c *Context) ClinicalCode(ctx context.Context, v hl7v2.Value, where string) map[string]any {
@@ -326,12 +328,22 @@ func (c *Context) ClinicalCode(ctx context.Context, v hl7v2.Value, where string)
 	}
 	first := codings[0].(map[string]any)
 	sys, _ := first["system"].(string)
+	if sys == "" {
+		sys = localSystem(c.sender, "")
+		first["system"] = sys
+	}
 	code, _ := first["code"].(string)
 	disp, _ := first["display"].(string)
 	m, ok := c.Opt.Codes.Map(ctx, c.sender, sys, code)
 	if !ok || m.Code == "" {
 		c.unmapped = append(c.unmapped, Unmapped{Sender: c.sender, System: sys, Code: code, Display: disp, Where: where})
 		return cc
+	}
+	if m.System == sys && m.Code == code {
+		if disp == "" {
+			setv(first, "display", m.Display)
+		}
+		return cc // already standard
 	}
 	mc := map[string]any{"code": m.Code}
 	setv(mc, "system", m.System)

@@ -18,9 +18,13 @@ const (
 	// authorityBase + namespace: the system of an identifier whose
 	// assigning authority has a namespace ID but no universal ID.
 	authorityBase = "urn:concord:v2:authority:"
-	// senderBase + sender + ":" + what: systems local to one sender
-	// (identifiers with no assigning authority, local code systems).
+	// senderBase + sender + ":" + what: identifier systems local to one
+	// sender (identifiers with no assigning authority).
 	senderBase = "urn:concord:v2:sender:"
+	// localCodeBase + sender + ":" + name: a sender's local code system
+	// (the form internal/terminology's LocalSystem gives, so that
+	// ConceptMaps written for it apply).
+	localCodeBase = "urn:concord:local:"
 	// derivedSystem: identifiers Concord derives for resources that have
 	// no business identifier in HL7 v2 (see DerivedIdentifier).
 	derivedSystem = "urn:concord:v2:derived"
@@ -37,10 +41,23 @@ func nameUUID(key string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
-// uriPart escapes a value for use inside one of Concord's URNs: anything
-// but letters, digits and - . _ ~ is percent-encoded (spaces, |, :).
+// uriPart escapes a value for use inside one of Concord's URNs: every
+// byte but letters, digits and - . _ ~ is percent-encoded (as
+// internal/terminology escapes the parts of its local system URIs).
 func uriPart(s string) string {
-	return strings.ReplaceAll(url.PathEscape(s), ":", "%3A")
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
 }
 
 // isOID reports whether s is an ISO object identifier (digits and dots).
