@@ -161,9 +161,9 @@ func ToFHIR(ctx context.Context, m *hl7v2.Message, opt Options) (*Result, error)
 // Context is the state of one conversion: the message, the entries built
 // so far, and the resources later segments attach to.
 type Context struct {
-	Msg     *hl7v2.Message
-	Opt     Options
-	Trigger string // the trigger event, such as A01
+	Msg     *hl7v2.Message // the message being converted
+	Opt     Options        // the caller's options
+	Trigger string         // the trigger event, such as A01
 	sender  string
 
 	entries []*Entry
