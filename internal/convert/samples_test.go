@@ -14,7 +14,9 @@ import (
 	"github.com/concord-health/concord/fhirpath"
 	"github.com/concord-health/concord/hl7v2"
 	"github.com/concord-health/concord/internal/fhirapi"
+	"github.com/concord-health/concord/internal/store/postgres"
 	"github.com/concord-health/concord/internal/store/sqlite"
+	"github.com/concord-health/concord/internal/store/storetest"
 	"github.com/concord-health/concord/internal/validate"
 )
 
@@ -50,7 +52,7 @@ func sortedNames(m map[string][]byte) []string {
 	return names
 }
 
-// importer opens a fresh SQLite store and an importer acting as an
+// newImporter opens a fresh SQLite store and an importer acting as an
 // administrator, as the engine's fhir destination will.
 func newImporter(t testing.TB) (context.Context, *fhirapi.Importer, concord.Store) {
 	t.Helper()
@@ -59,6 +61,12 @@ func newImporter(t testing.TB) (context.Context, *fhirapi.Importer, concord.Stor
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return importerOver(t, st)
+}
+
+// importerOver returns an importer over st acting as an administrator.
+func importerOver(t testing.TB, st concord.Store) (context.Context, *fhirapi.Importer, concord.Store) {
+	t.Helper()
 	scope, err := concord.ParseScope("system/*.cruds")
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +105,25 @@ func validateBundle(t testing.TB, name string, body []byte) {
 // must store nothing; the other types must be refused as unsupported.
 // Then the whole folder is sent a second time: nothing new is created.
 func TestSamplesConvertAndImport(t *testing.T) {
-	inputs := sampleInputs(t)
 	ctx, im, _ := newImporter(t)
+	testSamples(t, ctx, im)
+}
+
+// TestSamplesConvertAndImportPostgres is the same on PostgreSQL (when
+// CONCORD_TEST_POSTGRES holds a URL).
+func TestSamplesConvertAndImportPostgres(t *testing.T) {
+	sampleInputs(t)
+	st, err := postgres.Open(context.Background(), storetest.PostgresURL(t), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx, im, _ := importerOver(t, st)
+	testSamples(t, ctx, im)
+}
+
+func testSamples(t *testing.T, ctx context.Context, im *fhirapi.Importer) {
+	inputs := sampleInputs(t)
 	var converted, accepted, unsupported, resources int
 	bundles := map[string][]byte{}
 	for _, name := range sortedNames(inputs) {
