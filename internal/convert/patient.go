@@ -45,6 +45,7 @@ func (c *Context) patientKey(seg hl7v2.Segment) (map[string]any, []any) {
 
 // pidSegment maps PID to Patient (PID[Patient]): identifiers (PID-2, 3,
 // 4, 19 SSN, 20 driver's licence), names (5, 9), mother's maiden name,
+// race (10) and ethnicity (22) as the US Core extensions,
 // birth date (7), gender (8), addresses (11), telecom (13 home, 14 work,
 // 40), language (15), marital status (16), multiple birth (24, 25),
 // death (29, 30), and the account (18) it opens. The Patient becomes the
@@ -96,9 +97,13 @@ func pidSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		names = append(names, n)
 	}
 	setv(r, "name", names)
+	var ext []any
 	if mm := compText(seg.Field(6), 1); mm != "" {
-		r["extension"] = []any{map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", "valueString": mm}}
+		ext = append(ext, map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", "valueString": mm})
 	}
+	ext = appendNonEmpty(ext, raceExtension(seg.Field(10)))
+	ext = appendNonEmpty(ext, ethnicityExtension(seg.Field(22)))
+	setv(r, "extension", ext)
 	var telecom []any
 	telecom = append(telecom, c.ContactPoints(seg.Field(13), "home")...)
 	telecom = append(telecom, c.ContactPoints(seg.Field(14), "work")...)
