@@ -40,6 +40,9 @@ const (
 	// PermMessagesSubmit lets a system send interface messages over HTTP
 	// to channels that take them.
 	PermMessagesSubmit Permission = "messages.submit"
+	// PermTerminologyRead lets a caller read the terminology reports (the
+	// codes that need a mapping).
+	PermTerminologyRead Permission = "terminology.read"
 )
 
 // roleInfo is what a role may do: its permissions on non-clinical objects,
@@ -55,7 +58,7 @@ var roleTable = map[Role]roleInfo{
 	RoleAdmin: {
 		perms: []Permission{PermStatusRead, PermMetricsRead, PermConfigRead, PermConfigManage,
 			PermTokensManage, PermAuditRead, PermChannelsRead, PermChannelsManage,
-			PermMessagesRead, PermMessagesManage, PermMessagesSubmit},
+			PermMessagesRead, PermMessagesManage, PermMessagesSubmit, PermTerminologyRead},
 		contexts:      []string{ScopeSystem, ScopeUser, ScopePatient},
 		defaultScopes: []string{"system/*.cruds"},
 	},
@@ -65,7 +68,7 @@ var roleTable = map[Role]roleInfo{
 	},
 	RoleIntegration: {
 		perms: []Permission{PermMetricsRead, PermChannelsRead, PermChannelsManage,
-			PermMessagesRead, PermMessagesManage, PermMessagesSubmit},
+			PermMessagesRead, PermMessagesManage, PermMessagesSubmit, PermTerminologyRead},
 		contexts:      []string{ScopeSystem},
 		defaultScopes: []string{"system/*.cruds"},
 	},

@@ -79,6 +79,15 @@ type Store interface {
 	// parameter param (any when empty) points to one of targets.
 	ReferencedBy(ctx context.Context, typ, param string, targets []Ref) ([]Ref, error)
 
+	// ResourceStamp returns the stamp of the resources of type typ (every
+	// version, deletions included): compare two to learn cheaply whether
+	// any was written in between.
+	ResourceStamp(ctx context.Context, typ string) (ResourceStamp, error)
+
+	// UnmappedCodes returns the entries of the "needs mapping" report
+	// matching f, most frequent first, and how many match in all.
+	UnmappedCodes(ctx context.Context, f UnmappedFilter) ([]*UnmappedCode, int64, error)
+
 	// Counts returns counts of what the store holds, for status pages.
 	Counts(ctx context.Context) (StoreCounts, error)
 
@@ -150,6 +159,16 @@ type Tx interface {
 	// before cutoff, except those with deliveries still queued, keeping
 	// their metadata; it returns how many it pruned.
 	PruneContent(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	// RecordUnmapped counts one more use of a code that could not be
+	// mapped (c.Count more when above 1) at c.LastSeen (now when zero):
+	// it adds the entry for c.Sender, c.System and c.Code or updates it
+	// (count, last seen, display when given, places not yet listed), and
+	// clears any earlier mapped mark: the code needed a mapping again.
+	RecordUnmapped(ctx context.Context, c *UnmappedCode) error
+	// SetCodeMapped marks a report entry mapped at the given time to
+	// target ("system|code"), or, with a zero time, as needing a mapping
+	// again. An unknown entry is not an error.
+	SetCodeMapped(ctx context.Context, sender, system, code string, at time.Time, target string) error
 	// RecentMessage returns the newest message of channel from sender with
 	// controlID received at or after since and not rejected, or nil: the
 	// duplicate check, inside the transaction that stores the new one.

@@ -146,6 +146,11 @@ var structureDefs = map[string]string{
 		" { SPM [{ OBX [{PRT}] }] [{NTE}] { SAC { ORC [{PRT}] [{ TQ1 [{TQ2}] }]" +
 		" [ OBR [TCD] [{NTE}] [{PRT}] [CTD] [{DG1}] [{ OBX [{PRT}] [TCD] [{NTE}] }] " + priorResult + " ]" +
 		" [{FT1}] [{CTI}] [BLG] } } }",
+	// OMI_O23 (imaging order): each order's OBR is required and followed
+	// by at least one IPC (imaging procedure control) segment; v2.6 added
+	// OBX under IPC.
+	"OMI_O23": "MSH [{ARV}] [{SFT}] [UAC] [{NTE}] " + orderPatient +
+		" { ORC [{PRT}] [{ TQ1 [{TQ2}] }] OBR [{NTE}] [{PRT}] [CTD] [{DG1}] [{ OBX [{PRT}] [{NTE}] }] { IPC [{OBX}] } }",
 	// ORL_O22: v2.4 nested containers under the patient.
 	"ORL_O22": "MSH MSA [{ERR}] [{SFT}] [UAC] [{NTE}]" +
 		" [ PID [{PRT}] [{ [ SAC [{OBX}] ] [{ ORC [{PRT}] [{ TQ1 [{TQ2}] }] [ OBR [{PRT}] [{ROL}] [{SAC}] [{ SPM [{SAC}] }] ] }] }] ]",
@@ -238,7 +243,7 @@ var eventDefs = map[string]string{
 	"DFT": "P03=DFT_P03; P11=DFT_P11",
 	"MDM": "T01 T03 T05 T07 T09 T11=MDM_T01; T02 T04 T06 T08 T10=MDM_T02",
 	"MFN": "M01-M18", "MFK": "M01-M18", "MFQ": "M01", "MFR": "M01 M04-M07",
-	"OMB": "O27", "OMD": "O03", "OMI": "O23", "OMN": "O07", "OMP": "O09", "OMS": "O05", "OPL": "O37",
+	"OMB": "O27", "OMD": "O03", "OMI": "O23=OMI_O23", "OMN": "O07", "OMP": "O09", "OMS": "O05", "OPL": "O37",
 	"OMG": "O19=OMG_O19",
 	"OML": "O21=OML_O21; O33=OML_O33; O35=OML_O35; O39 O59",
 	"ORM": "O01=ORM_O01",

@@ -263,6 +263,16 @@ func TestValidateStructure(t *testing.T) {
 	if e := errorsOf(issues); !slices.Equal(e, []string{"100 NTE[1]"}) {
 		t.Errorf("ORU_R01 leading NTE: %v", issues)
 	}
+	// Synthetic: an imaging order needs an IPC after each OBR.
+	mshOMI := "MSH|^~\\&|A|B|C|D|20260101||OMI^O23^OMI_O23|1|P|2.5.1"
+	issues = Validate(build(t, mshOMI, pid, "ORC|NW|P1", "OBR|1|P1||CT^Head^L", "IPC|ACC1|P1|1.2.3|S1"), ValidateOptions{})
+	if len(issues) != 0 {
+		t.Errorf("OMI_O23: %v", issues)
+	}
+	issues = Validate(build(t, mshOMI, pid, "ORC|NW|P1", "OBR|1|P1||CT^Head^L"), ValidateOptions{})
+	if e := errorsOf(issues); !slices.Equal(e, []string{"100 IPC[1]"}) {
+		t.Errorf("OMI_O23 without IPC: %v", issues)
+	}
 }
 
 func TestValidateFields(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/concord-health/concord/internal/engine"
 	"github.com/concord-health/concord/internal/fhirapi"
 	"github.com/concord-health/concord/internal/server"
+	"github.com/concord-health/concord/internal/terminology"
 	"github.com/concord-health/concord/mllp"
 )
 
@@ -130,6 +131,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)
+	adminapi.RegisterTerminology(srv, store, terminology.NewMapper(store, terminology.Options{}))
 	log.Info("concord started", "version", concord.Version, "node", cfg.NodeName(), "store", store.Kind(),
 		"data", cfg.Data)
 	log.Info("http listening", "addr", ln.Addr().String())

@@ -53,6 +53,11 @@ type entry struct {
 	// searchIndex is the search index of res, computed before the store
 	// transaction (its references mapped in it, see search.Rewrite).
 	searchIndex *concord.SearchIndex
+	// preTail and preIndex, when preTail is set, are the stored JSON
+	// after meta.lastUpdated and the search index with references mapped,
+	// written before the store transaction (prerender).
+	preTail  []byte
+	preIndex *concord.SearchIndex
 	// err is what is wrong with the entry itself, found when reading it.
 	err error
 

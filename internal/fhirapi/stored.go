@@ -20,18 +20,41 @@ type rewriteFunc func(ref string) (string, error)
 // through rewrite when rewrite is not nil. It reads the JSON index once
 // and writes the result once.
 func storedJSON(root fhirpath.JSONRef, id string, version int64, at time.Time, rewrite rewriteFunc) ([]byte, error) {
-	w := jsonWriter{rewrite: rewrite}
-	w.b.Grow(len(root.JSON()) + 96)
-	w.b.WriteString(`{"resourceType":`)
+	tail, err := storedTail(root, rewrite)
+	if err != nil {
+		return nil, err
+	}
+	return withStoredHead(root, id, version, at, tail), nil
+}
+
+// withStoredHead returns the stored JSON whose members after
+// meta.lastUpdated are tail (from storedTail): the head (resourceType,
+// id, versionId and lastUpdated) is the only part that depends on the
+// version, so a Bundle entry's tail can be written before the store
+// transaction and the head inside it.
+func withStoredHead(root fhirpath.JSONRef, id string, version int64, at time.Time, tail []byte) []byte {
+	var b bytes.Buffer
+	b.Grow(len(tail) + len(id) + 96)
+	b.WriteString(`{"resourceType":`)
 	rt, _ := root.Get("resourceType")
-	w.b.Write(rt.JSON())
-	w.b.WriteString(`,"id":`)
-	w.str(id)
-	w.b.WriteString(`,"meta":{"versionId":"`)
-	w.b.WriteString(strconv.FormatInt(version, 10))
-	w.b.WriteString(`","lastUpdated":"`)
-	w.b.WriteString(at.UTC().Format("2006-01-02T15:04:05.000Z"))
-	w.b.WriteByte('"')
+	b.Write(rt.JSON())
+	b.WriteString(`,"id":`)
+	writeJSONString(&b, id)
+	b.WriteString(`,"meta":{"versionId":"`)
+	b.WriteString(strconv.FormatInt(version, 10))
+	b.WriteString(`","lastUpdated":"`)
+	b.WriteString(at.UTC().Format("2006-01-02T15:04:05.000Z"))
+	b.WriteByte('"')
+	b.Write(tail)
+	return b.Bytes()
+}
+
+// storedTail writes what follows meta.lastUpdated in the stored JSON: the
+// rest of meta, then the other members in the order given, with every
+// "reference" member passed through rewrite when rewrite is not nil.
+func storedTail(root fhirpath.JSONRef, rewrite rewriteFunc) ([]byte, error) {
+	w := jsonWriter{rewrite: rewrite}
+	w.b.Grow(len(root.JSON()) + 16)
 	if meta, ok := root.Get("meta"); ok && meta.Kind() == fhirpath.JSONObject {
 		meta.Each(func(name string, v fhirpath.JSONRef) bool {
 			if name != "versionId" && name != "lastUpdated" {
@@ -115,15 +138,18 @@ func (w *jsonWriter) value(v fhirpath.JSONRef) {
 }
 
 // str writes s as a JSON string.
-func (w *jsonWriter) str(s string) {
+func (w *jsonWriter) str(s string) { writeJSONString(&w.b, s) }
+
+// writeJSONString writes s as a JSON string.
+func writeJSONString(b *bytes.Buffer, s string) {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
 			j, _ := json.Marshal(s)
-			w.b.Write(j)
+			b.Write(j)
 			return
 		}
 	}
-	w.b.WriteByte('"')
-	w.b.WriteString(s)
-	w.b.WriteByte('"')
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }

@@ -2,6 +2,7 @@ package fhirapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -71,6 +72,7 @@ func (a *api) process(ctx context.Context, b *bundleRequest, p *concord.Principa
 	}
 	order := processingOrder(b.entries)
 	static := staticRefs(b.entries)
+	prerender(b.entries, static)
 	s := &txRun{a: a, p: p, tmpl: tmpl, now: now, static: static, fullURL: b.fullURL}
 	err := a.store.Update(context.WithoutCancel(ctx), func(tx concord.Tx) error {
 		s.begin(ctx, tx)
@@ -134,6 +136,51 @@ func staticRefs(entries []*entry) map[string]string {
 		}
 	}
 	return refs
+}
+
+// errDynamicRef stops prerender for an entry: a reference in it is
+// mapped only inside the store transaction.
+var errDynamicRef = errors.New("reference resolved in the store transaction")
+
+// prerender writes, before the store transaction, what of each POST or
+// PUT entry does not depend on the transaction: its stored JSON after
+// meta.lastUpdated (storedTail) and its search index with references
+// mapped. That is work the single writer would otherwise do. It does so
+// only for an entry whose every reference maps the same way in every run:
+// to an entry whose id is known already (static), or to itself. An entry
+// with a reference to a conditional entry's fullUrl, or with a
+// conditional reference (Type?search), is written inside the
+// transaction, as before.
+func prerender(entries []*entry, static map[string]string) {
+	dynamic := map[string]bool{}
+	for _, e := range entries {
+		if _, ok := static[e.fullURL]; e.fullURL != "" && !ok {
+			dynamic[e.fullURL] = true
+		}
+	}
+	rewrite := func(ref string) (string, error) {
+		if to, ok := static[ref]; ok {
+			return to, nil
+		}
+		if q := strings.IndexByte(ref, '?'); dynamic[ref] || (q > 0 && fhir.IsResource(ref[:q])) {
+			return "", errDynamicRef
+		}
+		return ref, nil
+	}
+	for _, e := range entries {
+		if e.err != nil || (e.method != "POST" && e.method != "PUT") {
+			continue
+		}
+		tail, err := storedTail(e.res, rewrite)
+		if err != nil {
+			continue
+		}
+		index, err := search.Rewrite(e.searchIndex, rewrite)
+		if err != nil {
+			continue
+		}
+		e.preTail, e.preIndex = tail, index
+	}
 }
 
 func isURN(s string) bool {
@@ -354,16 +401,21 @@ func (s *txRun) execute(e *entry) error {
 func (s *txRun) write(e *entry, cur *concord.Resource, next int64) error {
 	var content []byte
 	var err error
-	if e.method == "PATCH" {
+	switch {
+	case e.method == "PATCH":
 		content, err = patched(cur, e.patch, e.typ, e.id, next, s.now)
-	} else {
+	case e.preTail != nil:
+		content = withStoredHead(e.res, e.id, next, s.now, e.preTail)
+	default:
 		content, err = storedJSON(e.res, e.id, next, s.now, s.rewrite)
 	}
 	if err != nil {
 		return err
 	}
 	r := &concord.Resource{Type: e.typ, ID: e.id, Version: next, LastUpdated: s.now, Content: content}
-	if e.method != "PATCH" && e.searchIndex != nil {
+	if e.preTail != nil {
+		r.Index = e.preIndex
+	} else if e.method != "PATCH" && e.searchIndex != nil {
 		if r.Index, err = search.Rewrite(e.searchIndex, s.rewrite); err != nil {
 			return err
 		}

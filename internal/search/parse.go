@@ -370,6 +370,7 @@ func (p *parser) clause(typ, key, value string, depth int) (*concord.SearchClaus
 			return nil, concord.Errorf(concord.EINVALID, "%s: :identifier applies to reference parameters", key)
 		}
 		c.Param, c.Kind = name+":identifier", fhir.SearchToken
+		kind = fhir.SearchToken // the values are tokens (system|value), not references
 	default:
 		if kind == fhir.SearchReference && fhir.IsResource(mod) {
 			break // a type: handled with the values

@@ -43,16 +43,22 @@ func (t *sqlTx) PutResource(ctx context.Context, r *concord.Resource) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var cur int64
-	err := t.q.QueryRow(t.ctx, `SELECT version FROM resources WHERE type = $1 AND id = $2`+t.d.LockRow, r.Type, r.ID).Scan(&cur)
-	switch {
-	case err == ErrNoRows:
-		cur = 0
-	case err != nil:
-		return err
-	}
-	if r.Version != cur+1 {
-		return concord.Errorf(concord.ECONFLICT, "%s/%s is at version %d; version %d cannot follow it", r.Type, r.ID, cur, r.Version)
+	// A first version needs no look at the current one: the version
+	// insert below does nothing if a version 1 exists (versions are never
+	// removed), which is the conflict. Creates, most writes in a Bundle
+	// import, so take one statement (one round trip) fewer.
+	if r.Version != 1 {
+		var cur int64
+		err := t.q.QueryRow(t.ctx, `SELECT version FROM resources WHERE type = $1 AND id = $2`+t.d.LockRow, r.Type, r.ID).Scan(&cur)
+		switch {
+		case err == ErrNoRows:
+			cur = 0
+		case err != nil:
+			return err
+		}
+		if r.Version != cur+1 {
+			return concord.Errorf(concord.ECONFLICT, "%s/%s is at version %d; version %d cannot follow it", r.Type, r.ID, cur, r.Version)
+		}
 	}
 	deleted := int64(0)
 	var content []byte
@@ -62,8 +68,12 @@ func (t *sqlTx) PutResource(ctx context.Context, r *concord.Resource) error {
 		content = r.Content
 	}
 	at := r.LastUpdated.UnixMicro()
-	if err := t.q.QueryRow(t.ctx, `INSERT INTO resource_versions (type, id, version, last_updated, deleted, content)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`, r.Type, r.ID, r.Version, at, deleted, content).Scan(&r.Seq); err != nil {
+	err := t.q.QueryRow(t.ctx, `INSERT INTO resource_versions (type, id, version, last_updated, deleted, content)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (type, id, version) DO NOTHING RETURNING seq`,
+		r.Type, r.ID, r.Version, at, deleted, content).Scan(&r.Seq)
+	if err == ErrNoRows {
+		return concord.Errorf(concord.ECONFLICT, "%s/%s already has a version %d", r.Type, r.ID, r.Version)
+	} else if err != nil {
 		return err
 	}
 	// The current row and the search index: one round trip where the

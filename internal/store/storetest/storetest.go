@@ -64,6 +64,8 @@ func Run(t *testing.T, b Backend) {
 		{"Resources", testResources},
 		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},
 		{"ResourceHistoryAt", testResourceHistoryAt},
+		{"ResourceStamp", testResourceStamp},
+		{"UnmappedCodes", testUnmappedCodes},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
 	}
