@@ -119,7 +119,8 @@ func messageDetail(t *testing.T, url, bearer string, id int64) (*hl7v2.Message, 
 // OML^O21 (ORC-1 NW), answered AA and shown sent in /api/messages; its
 // update goes out with ORC-1 XO; a final DiagnosticReport goes out as
 // ORU^R01 with its Observation; a Patient update as ADT^A08; an imaging
-// order goes to the RIS only, as OMI^O23. Then the node restarts: nothing
+// order goes to the RIS only, as OMI^O23; an order update that came from
+// the LIS (its Provenance says so) is not sent back. Then the node restarts: nothing
 // is sent again, and a change made while the channel was paused is sent
 // once after the restart. All resources are synthetic.
 func TestChangesChannel(t *testing.T) {
@@ -136,7 +137,7 @@ func TestChangesChannel(t *testing.T) {
         mllp: %q
         retry_initial: 50ms
         retry_max: 200ms
-        hl7: {type: OML^O21, version: "2.5.1", sending_facility: HOSP, receiving_application: LIS, receiving_facility: LAB}
+        hl7: {type: OML^O21, version: "2.5.1", sending_facility: HOSP, receiving_application: LIS, receiving_facility: LAB, partner: LIS^LAB}
   - name: ris-out
     changes:
       types: [ServiceRequest]
@@ -278,6 +279,22 @@ func TestChangesChannel(t *testing.T) {
 		if !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
+	}
+
+	// A change that came from the LIS itself (a transaction with the
+	// order's update and a Provenance naming LIS^LAB as its author, as
+	// the HL7 v2 → FHIR conversion writes) is not sent back to it.
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[` +
+		`{"request":{"method":"PUT","url":"ServiceRequest/` + srID + `"},"resource":` +
+		strings.Replace(order("active", "asap"), `{"resourceType":"ServiceRequest",`, `{"resourceType":"ServiceRequest","id":"`+srID+`",`, 1) + `},` +
+		`{"request":{"method":"POST","url":"Provenance"},"resource":{"resourceType":"Provenance","target":[{"reference":"ServiceRequest/` + srID + `"}],` +
+		`"recorded":"2026-03-02T12:00:00Z","agent":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/provenance-participant-type","code":"author"}]},"who":{"display":"LIS^LAB"}}]}}]}`
+	if resp, out := fhirDo(t, "POST", base, clin, bundle); resp.StatusCode != 200 {
+		t.Fatalf("transaction: %d %s", resp.StatusCode, out)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := channelMessages(t, n.url, integ, "lis-out"); len(got) != 5 {
+		t.Fatalf("the LIS's own change was sent back to it: %+v", got[len(got)-1])
 	}
 
 	// Restart: pause the channel, change the Patient, stop the node.

@@ -306,11 +306,15 @@ func engineDestination(channel string, d config.Destination) (engine.Destination
 			SendingFacility: h.SendingFacility, ReceivingApplication: h.ReceivingApplication, ReceivingFacility: h.ReceivingFacility,
 			ProcessingID: h.ProcessingID, Namespace: h.Namespace, Authorities: h.Authorities}
 	}
+	partner := ""
+	if d.HL7 != nil {
+		partner = d.HL7.Partner
+	}
 	if out.SendingApplication == "" {
 		out.SendingApplication = "CONCORD"
 	}
 	return engine.Destination{
-		Outbound: out, Key: key, Name: d.Name, Sender: s, Channel: d.Channel, RetryInitial: d.RetryInitial,
+		Outbound: out, Partner: partner, Key: key, Name: d.Name, Sender: s, Channel: d.Channel, RetryInitial: d.RetryInitial,
 		RetryMax: d.RetryMax, MaxAttempts: d.MaxAttempts, Timeout: d.Timeout, OnAE: d.OnAE, OnAR: d.OnAR,
 	}, nil
 }

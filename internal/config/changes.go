@@ -48,6 +48,11 @@ type HL7 struct {
 	// Authorities maps identifier systems to the assigning authority
 	// namespaces the receiver knows them by.
 	Authorities map[string]string
+	// Partner is how the destination's system names itself when it sends
+	// to Concord (MSH-3^MSH-4, or MSH-3): a change that came from one of
+	// its messages (a Provenance written with the change names it as the
+	// author) is not sent back to it.
+	Partner string
 }
 
 // hl7Versions are the versions the outbound converter writes.
@@ -124,6 +129,15 @@ func loadHL7(path string, v *yaml.Node) (*HL7, error) {
 		"receiving_application": namespace(&h.ReceivingApplication),
 		"receiving_facility":    namespace(&h.ReceivingFacility),
 		"namespace":             namespace(&h.Namespace),
+		"partner": func(v *yaml.Node) error {
+			if err := scalar(v, &h.Partner); err != nil {
+				return err
+			}
+			if h.Partner == "" || strings.ContainsAny(h.Partner, "|~\\&\r\n") {
+				return fmt.Errorf("want the partner's MSH-3^MSH-4 or MSH-3, got %q", h.Partner)
+			}
+			return nil
+		},
 		"processing_id": func(v *yaml.Node) error {
 			if err := scalar(v, &h.ProcessingID); err != nil {
 				return err

@@ -25,6 +25,7 @@ func TestChangesSource(t *testing.T) {
           receiving_application: LIS
           receiving_facility: LAB
           processing_id: T
+          partner: LIS^LAB
           authorities: {"urn:oid:2.16.840.1.113883.19.5": HOSP}
       - name: old-lis
         mllp: "old-lis.example:2575"
@@ -44,7 +45,7 @@ func TestChangesSource(t *testing.T) {
 	lis := ch.Destinations[0].HL7
 	if lis == nil || lis.Type != "OML^O21" || lis.Version != "2.5.1" || lis.SendingApplication != "CONCORD" || lis.SendingFacility != "HOSP" ||
 		lis.ReceivingApplication != "LIS" || lis.ReceivingFacility != "LAB" || lis.ProcessingID != "T" ||
-		lis.Authorities["urn:oid:2.16.840.1.113883.19.5"] != "HOSP" {
+		lis.Authorities["urn:oid:2.16.840.1.113883.19.5"] != "HOSP" || lis.Partner != "LIS^LAB" {
 		t.Fatalf("lis hl7 %+v", lis)
 	}
 	if h := ch.Destinations[1].HL7; h == nil || h.Type != "ORM^O01" || h.Version != "2.3.1" {
@@ -60,6 +61,7 @@ func TestChangesSource(t *testing.T) {
 
 	const dest = ", destinations: [{name: d, file: x}]"
 	bad := map[string]string{
+		"channels:\n  - {name: a, changes: {types: Patient}, destinations: [{name: d, file: x, hl7: {partner: \"A|B\"}}]}\n":                  "want the partner's MSH-3^MSH-4",
 		"channels:\n  - {name: a, changes: {types: [Observation]}" + dest + "}\n":                                                             `"Observation": want ServiceRequest, DiagnosticReport, Patient`,
 		"channels:\n  - {name: a, changes: {types: [Patient, Patient]}" + dest + "}\n":                                                        "listed twice",
 		"channels:\n  - {name: a, changes: {filter: x}" + dest + "}\n":                                                                        "changes needs types",

@@ -224,3 +224,63 @@ func convertChange(in *changeInput, opt convert.OutboundOptions) ([]byte, error)
 	}
 	return nil, concord.Errorf(concord.EUNSUPPORTED, "a changes source converts ServiceRequest, DiagnosticReport and Patient, not %s", in.r.Type)
 }
+
+// provenanceOf is what authors reads of a Provenance.
+type provenanceOf struct {
+	Agent []struct {
+		Type *struct {
+			Coding []struct{ System, Code string } `json:"coding"`
+		} `json:"type"`
+		Who *struct {
+			Display    string `json:"display"`
+			Identifier *struct {
+				Value string `json:"value"`
+			} `json:"identifier"`
+		} `json:"who"`
+	} `json:"agent"`
+}
+
+// authors returns who a resource version came from: the authors named
+// (who.display or who.identifier.value; an agent without a type counts
+// as the author) by the Provenances that target the resource and were
+// written in the same transaction as the version (the same
+// lastUpdated), as the HL7 v2 → FHIR conversion writes them (author =
+// the sender, MSH-3^MSH-4).
+func (e *Engine) authors(ctx context.Context, r *concord.Resource) ([]string, error) {
+	refs, err := e.opt.Store.ReferencedBy(ctx, "Provenance", "target", []concord.Ref{{Type: r.Type, ID: r.ID}})
+	if err != nil || len(refs) == 0 {
+		return nil, err
+	}
+	provs, err := e.opt.Store.Resources(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range provs {
+		if !p.LastUpdated.Equal(r.LastUpdated) {
+			continue // another change's record
+		}
+		var prov provenanceOf
+		if json.Unmarshal(p.Content, &prov) != nil {
+			continue
+		}
+		for _, a := range prov.Agent {
+			author := a.Type == nil
+			if a.Type != nil {
+				for _, c := range a.Type.Coding {
+					author = author || c.Code == "author"
+				}
+			}
+			if !author || a.Who == nil {
+				continue
+			}
+			if a.Who.Display != "" {
+				out = append(out, a.Who.Display)
+			}
+			if a.Who.Identifier != nil && a.Who.Identifier.Value != "" {
+				out = append(out, a.Who.Identifier.Value)
+			}
+		}
+	}
+	return out, nil
+}

@@ -231,9 +231,22 @@ func (e *Engine) changeMessages(ctx context.Context, ch *Channel, r *concord.Res
 		return nil, err
 	}
 	var out []pendingChange
+	var authors []string // who the change came from, read when a destination asks
+	authorsRead := false
 	for _, d := range ch.Destinations {
 		if only != nil && !slices.Contains(only, d.Name) {
 			continue
+		}
+		if d.Partner != "" {
+			if !authorsRead {
+				if authors, err = e.authors(ctx, r); err != nil {
+					return nil, err
+				}
+				authorsRead = true
+			}
+			if slices.ContainsFunc(authors, func(a string) bool { return a == d.Partner || strings.HasPrefix(a, d.Partner+"^") }) {
+				continue // its own change: not sent back
+			}
 		}
 		opt := d.Outbound
 		opt.ControlID = changeControlID(ch.Name, d.Name, r.Seq)

@@ -346,3 +346,55 @@ func TestChangeGap(t *testing.T) {
 		t.Fatalf("no gap: %d", len(got))
 	}
 }
+
+// TestChangeFromPartner: a change written with a Provenance naming the
+// destination's own system as author (as the HL7 v2 → FHIR conversion
+// writes for the messages it stores) is not sent back to it; other
+// destinations, and changes from anyone else, are sent.
+func TestChangeFromPartner(t *testing.T) {
+	st := openStores(t, "sqlite")()
+	lis, other := &recorder{}, &recorder{}
+	ch := Channel{Name: "lab-out", Changes: &ChangeSource{Types: []string{"ServiceRequest"}, FromBeginning: true},
+		Destinations: []Destination{fastRetry("lis", lis), fastRetry("other", other)}}
+	ch.Destinations[0].Partner = "LIS" // MSH-3 alone matches LIS^LAB
+	// sr1 comes from a clinician; sr2 from an order message the LIS sent,
+	// its Provenance written in the same transaction.
+	put(t, st, "ServiceRequest", "sr1", serviceRequest("sr1", "active", labCategory))
+	at := time.Date(2026, 3, 2, 11, 0, 0, 0, time.UTC)
+	provenance := func(id, target, author, code string, when time.Time) *concord.Resource {
+		return &concord.Resource{Type: "Provenance", ID: id, Version: 1, LastUpdated: when,
+			Content: []byte(`{"resourceType":"Provenance","target":[{"reference":"ServiceRequest/` + target + `"}],` +
+				`"agent":[{"type":{"coding":[{"code":"` + code + `"}]},"who":{"display":"` + author + `"}}]}`),
+			Index: &concord.SearchIndex{Refs: []concord.IndexRef{{Param: "target", Type: "ServiceRequest", ID: target}}}}
+	}
+	err := st.Update(context.Background(), func(tx concord.Tx) error {
+		if err := tx.PutResource(context.Background(), &concord.Resource{Type: "ServiceRequest", ID: "sr2", Version: 1, LastUpdated: at,
+			Content: []byte(serviceRequest("sr2", "active", labCategory))}); err != nil {
+			return err
+		}
+		if err := tx.PutResource(context.Background(), provenance("pv1", "sr2", "LIS^LAB", "author", at)); err != nil {
+			return err
+		}
+		// Not the author, and another change's record: neither counts.
+		if err := tx.PutResource(context.Background(), provenance("pv2", "sr1", "LIS^LAB", "enterer", at)); err != nil {
+			return err
+		}
+		return tx.PutResource(context.Background(), provenance("pv3", "sr1", "LIS^LAB", "author", at))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changesEngine(t, st, ch)
+	waitFor(t, "deliveries", func() bool { return strings.Count(other.ids(), ",") == 1 && lis.ids() != "" })
+	time.Sleep(3 * changePoll)
+	ms, _, _ := st.Messages(context.Background(), concord.MessageFilter{Channel: "lab-out"})
+	var got []string
+	for _, m := range ms {
+		ds, _ := st.Deliveries(context.Background(), m.ID)
+		got = append(got, m.Peer+" → "+ds[0].Destination)
+	}
+	want := "ServiceRequest/sr2/_history/1 → other,ServiceRequest/sr1/_history/1 → other,ServiceRequest/sr1/_history/1 → lis"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("messages %v, want %s", got, want)
+	}
+}

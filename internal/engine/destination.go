@@ -55,7 +55,11 @@ type Destination struct {
 	// for this destination are written (ControlID and Time are set per
 	// change).
 	Outbound convert.OutboundOptions
-	id       uint64 // which configuration this is (Configure)
+	// Partner, in a channel with a changes source, is how the
+	// destination's system names itself as a sender (MSH-3^MSH-4 or
+	// MSH-3): a change that came from its own message is not sent back.
+	Partner string
+	id      uint64 // which configuration this is (Configure)
 }
 
 // Channel is a channel's configuration as the engine sees it.
