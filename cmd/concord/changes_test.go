@@ -132,6 +132,7 @@ func TestChangesChannel(t *testing.T) {
     changes:
       types: [ServiceRequest, DiagnosticReport, Patient]
       filter: 'type != "ServiceRequest" || (has(resource.category) && resource.category.exists(c, c.coding.exists(x, x.code == "108252007")))'
+      poll: 1h   # every change here is written through /fhir on this node, which wakes the reader
     destinations:
       - name: lis
         mllp: %q

@@ -127,7 +127,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log}
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
-	fhirapi.Register(srv, store, fhirapi.Options{Version: concord.Version})
+	fhirapi.Register(srv, changeNotifier{Store: store, wake: eng.ChangesWritten}, fhirapi.Options{Version: concord.Version})
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)
@@ -249,7 +249,7 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 			ec.Transformer = tr
 		}
 		if c := ch.Changes; c != nil {
-			src := &engine.ChangeSource{Types: c.Types, FromBeginning: c.From == "beginning", Key: fmt.Sprintf("%+v", *c)}
+			src := &engine.ChangeSource{Types: c.Types, FromBeginning: c.From == "beginning", Poll: c.Poll, Key: fmt.Sprintf("%+v", *c)}
 			if c.Filter != "" {
 				f, err := engine.CompileChangeFilter(c.Filter)
 				if err != nil {

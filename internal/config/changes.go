@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -23,6 +24,10 @@ type Changes struct {
 	// (the default: changes stored from then on) or "beginning" (the
 	// whole change log).
 	From string
+	// Poll is how often an idle reader looks for changes written on
+	// other nodes or by concord import (default 500ms); writes through
+	// this node's FHIR API are read at once.
+	Poll time.Duration
 }
 
 // ChangeTypes are the resource types a changes source can follow.
@@ -60,7 +65,7 @@ var hl7Versions = []string{"2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", 
 
 // loadChanges reads a channel's changes key.
 func loadChanges(path string, v *yaml.Node) (*Changes, error) {
-	c := &Changes{From: "now"}
+	c := &Changes{From: "now", Poll: 500 * time.Millisecond}
 	err := eachKey(path, v, map[string]func(*yaml.Node) error{
 		"types": func(v *yaml.Node) error {
 			return list(v, func(s string) error {
@@ -75,6 +80,7 @@ func loadChanges(path string, v *yaml.Node) (*Changes, error) {
 			})
 		},
 		"filter": func(v *yaml.Node) error { return scalar(v, &c.Filter) },
+		"poll":   duration(&c.Poll),
 		"from": func(v *yaml.Node) error {
 			if err := scalar(v, &c.From); err != nil {
 				return err

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestChangesSource: a channel following the change log, with the HL7
@@ -14,6 +15,7 @@ func TestChangesSource(t *testing.T) {
       types: [ServiceRequest, Patient]
       filter: 'type != "ServiceRequest" || resource.category.exists(c, c.coding.exists(x, x.code == "108252007"))'
       from: beginning
+      poll: 2s
     destinations:
       - name: lis
         mllp: "lis.example:2575"
@@ -38,7 +40,7 @@ func TestChangesSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := c.Channels[0]
-	if ch.Changes == nil || strings.Join(ch.Changes.Types, ",") != "ServiceRequest,Patient" || ch.Changes.From != "beginning" ||
+	if ch.Changes == nil || strings.Join(ch.Changes.Types, ",") != "ServiceRequest,Patient" || ch.Changes.From != "beginning" || ch.Changes.Poll != 2*time.Second ||
 		!strings.Contains(ch.Changes.Filter, "108252007") {
 		t.Fatalf("changes %+v", ch.Changes)
 	}
@@ -55,7 +57,7 @@ func TestChangesSource(t *testing.T) {
 		t.Fatal("a destination without hl7 got options")
 	}
 	if c, err := Load(Sources{File: write(t, "channels:\n  - {name: a, changes: {types: Patient}, destinations: [{name: d, file: x}]}\n")}); err != nil ||
-		c.Channels[0].Changes.From != "now" {
+		c.Channels[0].Changes.From != "now" || c.Channels[0].Changes.Poll != 500*time.Millisecond {
 		t.Fatalf("default from: %v", err)
 	}
 

@@ -17,7 +17,7 @@ import (
 
 // Change source timing and size.
 const (
-	changePoll  = 500 * time.Millisecond // how often an idle reader looks for new changes
+	changePoll  = 500 * time.Millisecond // how often an idle reader looks for new changes, by default
 	changeBatch = 200                    // changes read, converted and committed together
 	// changeGapGrace is how long a reader on PostgreSQL waits for a gap in
 	// the change log to fill: a seq is taken when a version is written,
@@ -43,6 +43,11 @@ type ChangeSource struct {
 	// FromBeginning makes a channel without a cursor start at the first
 	// change the store holds; otherwise it starts at the newest one.
 	FromBeginning bool
+	// Poll is how often an idle reader looks at the change log for
+	// writes made on other nodes (or by concord import); 0 means every
+	// 500 ms. Writes through this node's FHIR API wake it at once
+	// (ChangesWritten).
+	Poll time.Duration
 	// Key identifies the source's configuration: when Configure finds the
 	// channel's source with the same Key, its reader goes on undisturbed.
 	// Empty means it restarts on every Configure (which is harmless: the
@@ -82,11 +87,12 @@ type changeReader struct {
 // readChanges is the loop of a channel's changes source: while this node
 // holds the channel's change lease, it reads the change log from the
 // channel's cursor, converts and commits a batch at a time, and polls
-// every changePoll when idle. A paused or stopped channel reads nothing;
+// every changePoll when idle or sooner when ChangesWritten wakes it. A paused or stopped channel reads nothing;
 // its cursor waits.
 func (e *Engine) readChanges(ctx context.Context, channel string) {
 	log := e.opt.Logger.With("channel", channel, "source", "changes")
 	rd := &changeReader{channel: channel}
+	wake := e.wakeup(channel, changeLease)
 	var leasedUntil time.Time
 	defer func() {
 		if !leasedUntil.IsZero() {
@@ -125,7 +131,23 @@ func (e *Engine) readChanges(ctx context.Context, channel string) {
 			continue
 		}
 		if n < changeBatch {
-			sleep(ctx, nil, changePoll)
+			poll := ch.Changes.Poll
+			if poll <= 0 {
+				poll = changePoll
+			}
+			sleep(ctx, wake, poll)
+		}
+	}
+}
+
+// ChangesWritten tells the changes sources of this node that the store's
+// change log has grown (a FHIR write committed here), so they read it now
+// instead of at their next poll. Writes on other nodes are seen by the
+// poll.
+func (e *Engine) ChangesWritten() {
+	for _, ch := range e.channels() {
+		if ch.Changes != nil {
+			e.notify(ch.Name, []string{changeLease})
 		}
 	}
 }

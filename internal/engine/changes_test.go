@@ -398,3 +398,27 @@ func TestChangeFromPartner(t *testing.T) {
 		t.Fatalf("messages %v, want %s", got, want)
 	}
 }
+
+// TestChangesWritten: a reader that would poll only every hour reads a
+// change as soon as ChangesWritten says one was written.
+func TestChangesWritten(t *testing.T) {
+	st := openStores(t, "sqlite")()
+	lis := &recorder{}
+	ch := Channel{Name: "adt-out", Changes: &ChangeSource{Types: []string{"Patient"}, FromBeginning: true, Poll: time.Hour},
+		Destinations: []Destination{fastRetry("pas", lis)}}
+	put(t, st, "Patient", "p1", testPatient)
+	eng := New(Options{Store: st, Node: "n1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Channels: []Channel{ch}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { eng.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the first round", func() bool { return lis.ids() != "" })
+	first := lis.ids()
+	put(t, st, "Patient", "p1", strings.Replace(testPatient, "Ada", "Adah", 1))
+	time.Sleep(300 * time.Millisecond)
+	if lis.ids() != first {
+		t.Fatal("read before the wake-up: the poll is an hour")
+	}
+	eng.ChangesWritten()
+	waitFor(t, "the woken reader", func() bool { return lis.ids() != first })
+}
