@@ -186,10 +186,17 @@ func obrSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		g.obr = &it
 		return nil
 	}
+	// A second OBR under one ORC (the same placer number) shares it.
+	var orc *labItem
+	if g := s.cur; g != nil && g.orc != nil && g.obr != nil {
+		if p := compText(g.orc.field(2), 1); p != "" && p == compText(seg.Field(2), 1) {
+			orc = g.orc
+		}
+	}
 	if err := c.closeGroup(ctx); err != nil {
 		return err
 	}
-	s.cur = &labGroup{obr: &it, inherited: s.ctxSpecimen}
+	s.cur = &labGroup{orc: orc, obr: &it, inherited: s.ctxSpecimen}
 	return nil
 }
 

@@ -39,12 +39,13 @@ var (
 		"CA": "revoked", "CM": "completed", "DC": "revoked", "ER": "entered-in-error", "HD": "on-hold",
 		"IP": "active", "RP": "revoked", "SC": "active",
 	}
-	// ResultStatus[Non-Queries] (table 0123) → diagnostic-report-status;
-	// A (some results) is partial, M (corrected, not final) amended, N
-	// (procedure done, results pending) registered.
+	// ResultStatus[Non-Queries] (table 0123) → diagnostic-report-status,
+	// with A (some, not all, results available), which the IG leaves
+	// open, read as partial, FHIR's definition of it. Other codes are
+	// unknown.
 	reportStatusMap = map[string]string{
 		"O": "registered", "I": "registered", "S": "registered", "A": "partial", "P": "preliminary",
-		"C": "corrected", "R": "partial", "F": "final", "X": "cancelled", "M": "amended", "N": "registered",
+		"C": "corrected", "R": "partial", "F": "final", "X": "cancelled",
 	}
 	// ExtendedPriorityCodes (table 0485) → request-priority.
 	priorityMap = map[string]string{"S": "stat", "A": "asap", "R": "routine", "P": "urgent", "T": "urgent", "C": "urgent"}
@@ -81,12 +82,13 @@ func (it *labItem) field(n int) hl7v2.Value {
 	return it.seg.Field(n)
 }
 
-// either returns ORC's field a when valued, else OBR's field b.
+// either returns OBR's field b when valued, else ORC's field a (the IG
+// maps ORC-2 and ORC-3 "IF OBR-2 NOT VALUED").
 func (o *order) either(a, b int) hl7v2.Value {
-	if v := o.orc.field(a); compText(v, 1) != "" {
+	if v := o.obr.field(b); compText(v, 1) != "" {
 		return v
 	}
-	return o.obr.field(b)
+	return o.orc.field(a)
 }
 
 // orderIdentifier maps an order number (EI) to an Identifier typed
@@ -220,13 +222,28 @@ func (c *Context) fillServiceRequest(ctx context.Context, o *order, code map[str
 	r := o.sr.Resource
 	r["status"] = o.status
 	r["intent"] = "order"
-	setv(r, "code", code)
+	if _, ok := r["code"]; !ok {
+		// Two OBRs with one order number: the first test names it.
+		setv(r, "code", code)
+	}
 	r["subject"] = c.Patient.Ref()
 	if c.Encounter != nil {
 		r["encounter"] = c.Encounter.Ref()
 	}
-	if id := orderIdentifier(o.orc.field(4), "PGN", placerSystem+"-group"); id != nil {
+	if id := c.placerGroup(o.orc.field(4)); id != nil {
 		r["requisition"] = id
+		addIdentifier(o.sr, id)
+	}
+	// Alternate placer numbers (OBR-53, else ORC-33; CX), typed PLAC.
+	alt := o.obr.field(53)
+	if len(repsOf(alt)) == 0 {
+		alt = o.orc.field(33)
+	}
+	for _, rep := range repsOf(alt) {
+		if id := c.Identifier(rep); id != nil {
+			id["type"] = map[string]any{"coding": []any{map[string]any{"system": v2System("0203"), "code": "PLAC"}}}
+			addIdentifier(o.sr, id)
+		}
 	}
 	setv(r, "authoredOn", c.DateTime(o.orc.field(9)))
 	req := c.Practitioner(o.orc.field(12).Rep(1))
@@ -247,6 +264,29 @@ func (c *Context) fillServiceRequest(ctx context.Context, o *order, code map[str
 		}
 	}
 	setv(r, "reasonCode", reasons)
+}
+
+// placerGroup maps ORC-4 (placer group number: an EI before v2.5, an EIP
+// whose first component is the placer's EI in subcomponents from v2.5) to
+// an Identifier typed PGN; nil when empty.
+func (c *Context) placerGroup(v hl7v2.Value) map[string]any {
+	const sys = "urn:concord:v2:order:group"
+	if ver := c.Msg.Get("MSH-12"); ver >= "2.5" || Text(v.Component(1).Sub(2)) != "" {
+		return eiSubs(v.Component(1), "PGN", sys)
+	}
+	return orderIdentifier(v, "PGN", sys)
+}
+
+// addIdentifier adds id to an entry's identifiers unless it has it (not
+// as a key: the entry is not searched by it).
+func addIdentifier(e *Entry, id map[string]any) {
+	ids, _ := e.Resource["identifier"].([]any)
+	for _, x := range ids {
+		if m, ok := x.(map[string]any); ok && token(m) == token(id) {
+			return
+		}
+	}
+	e.Resource["identifier"] = append(ids, id)
 }
 
 // timing adds TQ1 to the ServiceRequest (TQ1[ServiceRequest]): priority

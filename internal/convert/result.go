@@ -13,15 +13,11 @@ import (
 )
 
 // ObservationResultStatusCodesInterpretation (table 0085) →
-// observation-status, as the IG maps it, with the codes it leaves open
-// read by their meaning: I (specimen in lab, results pending) and O
-// (order detail only) registered, R (entered, not verified) and S
-// (partial) preliminary, B (appended) amended, U and V (final, verified)
-// final.
+// observation-status, as the IG maps it; the codes it leaves open (B, I,
+// N, O, R, S, U, V) are unknown.
 var resultStatusMap = map[string]string{
-	"A": "amended", "B": "amended", "C": "corrected", "D": "entered-in-error", "F": "final",
-	"I": "registered", "O": "registered", "P": "preliminary", "R": "preliminary", "S": "preliminary",
-	"U": "final", "V": "final", "W": "entered-in-error", "X": "cancelled",
+	"A": "amended", "C": "corrected", "D": "entered-in-error", "F": "final",
+	"P": "preliminary", "W": "entered-in-error", "X": "cancelled",
 }
 
 // interpretationCodes are the codes of table 0078 the IG maps to the same
