@@ -278,6 +278,9 @@ type Entry struct {
 	// is then a Binary holding a JSON Patch document, applied to the one
 	// resource Search matches.
 	Method string
+	// noTarget leaves the entry out of the Provenance's targets (a patch
+	// that may have nothing to patch: the resource is another entry's).
+	noTarget bool
 }
 
 // Ref returns a Reference to the entry.

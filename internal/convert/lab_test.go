@@ -88,8 +88,9 @@ func TestOrderThenResult(t *testing.T) {
 	for _, x := range sr["identifier"].([]any) {
 		ids = append(ids, x.(map[string]any)["value"].(string))
 	}
-	if strings.Join(ids, ",") != "PL900,FL900" {
-		t.Errorf("order identifiers %v", ids)
+	// The order is the placer's: the result changes its status only.
+	if strings.Join(ids, ",") != "PL900" || len(sr["note"].([]any)) != 1 || sr["authoredOn"] != "2026-03-10T10:00:00Z" {
+		t.Errorf("the order changed beyond its status: %v", sr)
 	}
 	pats := storedOf(t, st, "Patient")
 	if len(pats) != 1 {
@@ -109,8 +110,15 @@ func TestOrderThenResult(t *testing.T) {
 		t.Fatalf("specimens %v", specs)
 	}
 	specID := "Specimen/" + specs[0]["id"].(string)
-	if firstRef(dr["specimen"]) != specID || firstRef(specs[0]["request"]) != srID || firstRef(sr["specimen"]) != specID {
-		t.Errorf("specimen links: report %v, specimen %v, order %v", dr["specimen"], specs[0]["request"], sr["specimen"])
+	if firstRef(dr["specimen"]) != specID || firstRef(specs[0]["request"]) != srID {
+		t.Errorf("specimen links: report %v, specimen %v", dr["specimen"], specs[0]["request"])
+	}
+	var drIDs []string
+	for _, x := range dr["identifier"].([]any) {
+		drIDs = append(drIDs, x.(map[string]any)["value"].(string))
+	}
+	if !strings.Contains(strings.Join(drIDs, ","), "PL900,FL900") {
+		t.Errorf("report identifiers %v", drIDs)
 	}
 	obs := storedOf(t, st, "Observation")
 	if len(obs) != 2 || len(dr["result"].([]any)) != 2 {
@@ -130,6 +138,22 @@ func TestOrderThenResult(t *testing.T) {
 	again := importMsg(t, ctx, im, oruFor("ORU900", "PL900^EHR", "F", "112"))
 	if again.Created != 0 || again.Updated != 0 {
 		t.Errorf("replaying the result stored something: %+v", again)
+	}
+}
+
+// TestResultWithoutOrder: a result for an order Concord never saw
+// creates the order from what the result says (completed), and a second
+// result for it is linked to the same order.
+func TestResultWithoutOrder(t *testing.T) {
+	ctx, im, st := newImporter(t)
+	importMsg(t, ctx, im, oruFor("ORU950", "PL950^EHR", "P", "100"))
+	importMsg(t, ctx, im, oruFor("ORU951", "PL950^EHR", "C", "101"))
+	srs := storedOf(t, st, "ServiceRequest")
+	if len(srs) != 1 || srs[0]["status"] != "completed" || len(srs[0]["identifier"].([]any)) != 2 {
+		t.Fatalf("orders %v", srs)
+	}
+	if drs := storedOf(t, st, "DiagnosticReport"); len(drs) != 1 || firstRef(drs[0]["basedOn"]) != "ServiceRequest/"+srs[0]["id"].(string) {
+		t.Errorf("reports %v", drs)
 	}
 }
 

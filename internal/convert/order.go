@@ -47,6 +47,12 @@ var (
 		"O": "registered", "I": "registered", "S": "registered", "A": "partial", "P": "preliminary",
 		"C": "corrected", "R": "partial", "F": "final", "X": "cancelled",
 	}
+	// placerControls are the order control codes (table 0119) a placer
+	// sends: an order message with one of them is the order itself, and
+	// replaces what Concord holds. Others (OK, SC, CR, OC, … from the
+	// filler) and result messages only update the order's status.
+	placerControls = map[string]bool{"NW": true, "CA": true, "DC": true, "XO": true, "HD": true, "RL": true,
+		"RP": true, "CH": true, "PA": true}
 	// ExtendedPriorityCodes (table 0485) → request-priority.
 	priorityMap = map[string]string{"S": "stat", "A": "asap", "R": "routine", "P": "urgent", "T": "urgent", "C": "urgent"}
 )
@@ -55,6 +61,11 @@ var (
 type order struct {
 	orc, obr *labItem
 	mode     labMode
+	// owner is set when the message is the order itself (a placer's
+	// order message): its ServiceRequest replaces the stored one. Else
+	// the ServiceRequest is created when Concord has none, and otherwise
+	// only its status changes.
+	owner bool
 	// keys are the order's numbers as system|value (placer, filler): what
 	// the report and its results are keyed by.
 	keys []string
@@ -149,6 +160,8 @@ func (c *Context) concordPlacer(v hl7v2.Value) string {
 func (c *Context) buildOrder(ctx context.Context, g *labGroup) (*order, error) {
 	s := c.lab()
 	o := &order{orc: g.orc, obr: g.obr, mode: s.mode}
+	control := compText(o.orc.field(1), 1)
+	o.owner = s.mode == labOrders && (control == "" || placerControls[control])
 	placerV := o.either(2, 2)
 	o.concordID = c.concordPlacer(placerV)
 	if o.concordID != "" {
@@ -430,25 +443,34 @@ func (o *order) finish(c *Context, specimens, results []*Entry) {
 			setRefs(r, "specimen", specimens[0].Ref())
 		}
 	}
-	if o.concordID != "" && o.statusSaid {
-		c.patchStatus(o.concordID, o.status)
+	switch {
+	case o.concordID != "" && o.statusSaid:
+		c.patchStatus("ServiceRequest|patch|"+o.concordID, "_id="+url.QueryEscape(o.concordID), o.status, false)
+	case o.sr != nil && !o.owner:
+		// Create it as the message describes it, or else change only
+		// its status.
+		o.sr.IfNoneExist = o.sr.Search
+		if o.statusSaid {
+			c.patchStatus("ServiceRequest|patch|"+o.sr.FullURL, o.sr.Search, o.status, true)
+		}
 	}
 }
 
-// patchStatus adds a conditional JSON Patch of a Concord
-// ServiceRequest's status (the order is Concord's own: the message
-// changes its status and nothing else). Replaying it changes nothing.
-func (c *Context) patchStatus(id, status string) {
-	key := "ServiceRequest|patch|" + id
+// patchStatus adds a conditional JSON Patch of a ServiceRequest's status
+// (the ServiceRequest that search finds; key names the patch in the
+// message): for a Concord order, or an order the message does not own.
+// Replaying it changes nothing. noTarget leaves it out of the
+// Provenance's targets.
+func (c *Context) patchStatus(key, search, status string, noTarget bool) {
 	doc, _ := json.Marshal([]any{map[string]any{"op": "replace", "path": "/status", "value": status}})
 	bin := map[string]any{"resourceType": "Binary", "contentType": "application/json-patch+json",
 		"data": base64.StdEncoding.EncodeToString(doc)}
 	if e := c.lab().byKey[key]; e != nil {
-		e.Resource = bin // the last status the message gives wins
+		e.Resource, e.Search = bin, search // the last status the message gives wins
 		return
 	}
 	e := &Entry{Type: "ServiceRequest", FullURL: "urn:uuid:" + nameUUID(key), Resource: bin,
-		Search: "_id=" + url.QueryEscape(id), Method: "PATCH"}
+		Search: search, Method: "PATCH", noTarget: noTarget}
 	c.lab().byKey[key] = e
 	c.entries = append(c.entries, e)
 }
