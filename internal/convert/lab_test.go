@@ -309,3 +309,59 @@ func mustParse(t *testing.T, msg string) *hl7v2.Message {
 	}
 	return m
 }
+
+// TestOutboundOrderRoundTrip: a ServiceRequest created through FHIR is
+// sent by the outbound side (OrderMessage, OML^O21); the LIS answers
+// with an ORU^R01 echoing ORC-2 as it came. The result is linked to that
+// ServiceRequest and completes it, whether the placer number was its
+// identifier (PLAC, an OID) or made from its id ("<id>^CONCORD"), and
+// the order keeps what the result does not carry.
+func TestOutboundOrderRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ name, identifier string }{
+		{"identifier", `,"identifier":[{"system":"urn:oid:1.2.3.4.77","value":"ORD-77","type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"PLAC"}]}}]`},
+		{"id", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, im, st := newImporter(t)
+			importMsg(t, ctx, im, "MSH|^~\\&|EHR|CITYHOSP|X|X|202603101000+0000||ADT^A04|A04960|P|2.5.1\r"+labPID)
+			pat := storedOf(t, st, "Patient")[0]
+			patJSON, _ := json.Marshal(pat)
+			sr := `{"resourceType":"ServiceRequest","id":"sr-rt-1","status":"active","intent":"order"` + tc.identifier + `,
+				"subject":{"reference":"Patient/` + pat["id"].(string) + `"},"authoredOn":"2026-03-10T09:00:00Z",
+				"note":[{"text":"Clinician's note"}],"code":{"coding":[{"system":"http://loinc.org","code":"2345-7","display":"Glucose"}]}}`
+			create := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + sr + `,"request":{"method":"PUT","url":"ServiceRequest/sr-rt-1"}}]}`
+			if _, err := im.Bundle(ctx, []byte(create)); err != nil {
+				t.Fatal(err)
+			}
+			out, err := OrderMessage(OutboundOrder{ServiceRequest: []byte(sr), Patient: patJSON},
+				OutboundOptions{SendingApplication: "CONCORD", ReceivingApplication: "LIS", ControlID: "OUT960", OrderType: OutboundOML})
+			if err != nil {
+				t.Fatal(err)
+			}
+			placer := mustParse(t, string(out)).Get("ORC-2")
+			t.Logf("ORC-2 %q", placer)
+			if placer == "" {
+				t.Fatalf("no ORC-2 in %q", out)
+			}
+			res := convertString(t, oruFor("ORU960", placer, "F", "98"), Options{})
+			if _, err := im.Bundle(ctx, res.Bundle); err != nil {
+				t.Fatal(err)
+			}
+			srs := storedOf(t, st, "ServiceRequest")
+			if len(srs) != 1 || srs[0]["id"] != "sr-rt-1" || srs[0]["status"] != "completed" || srs[0]["authoredOn"] != "2026-03-10T09:00:00Z" {
+				t.Fatalf("placer %q: orders %v", placer, srs)
+			}
+			if b, _ := json.Marshal(srs[0]["note"]); !strings.Contains(string(b), "Clinician's note") {
+				t.Errorf("the order lost its note: %v", srs[0])
+			}
+			dr := storedOf(t, st, "DiagnosticReport")[0]
+			if firstRef(dr["basedOn"]) != "ServiceRequest/sr-rt-1" {
+				t.Errorf("placer %q: report based on %v", placer, dr["basedOn"])
+			}
+			again, err := im.Bundle(ctx, res.Bundle)
+			if err != nil || again.Created != 0 || again.Updated != 0 {
+				t.Errorf("replay: %+v %v", again, err)
+			}
+		})
+	}
+}
