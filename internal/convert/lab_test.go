@@ -365,3 +365,53 @@ func TestOutboundOrderRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// labMapper maps the local result code GLU to LOINC.
+type labMapper struct{}
+
+func (labMapper) Map(_ context.Context, sender, system, code string) (Coding, bool) {
+	if code == "GLU" {
+		return Coding{System: "http://loinc.org", Code: "2345-7", Display: "Glucose"}, true
+	}
+	return Coding{}, false
+}
+
+// TestResultCodeMapping: a local OBX-3 code is mapped to LOINC (the
+// sender's coding kept after it); an unmapped one is reported with
+// where OBX-3.
+func TestResultCodeMapping(t *testing.T) {
+	msg := "MSH|^~\\&|LIS|CITYLAB|EHR|CITYHOSP|202603101400+0000||ORU^R01|ORU970|P|2.5.1\r" + labPID +
+		"OBR|1|PL970^EHR||PANEL^Panel^99LAB||||||||||||||||||||F\r" +
+		"OBX|1|NM|GLU^Glucose^99LAB||5.4|mmol/L|||||F\r" +
+		"OBX|2|NM|NA^Sodium^99LAB||140|mmol/L|||||F\r"
+	res := convertString(t, msg, Options{Codes: labMapper{}})
+	var b struct {
+		Entry []struct {
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(res.Bundle, &b); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range b.Entry {
+		if e.Resource["resourceType"] != "Observation" {
+			continue
+		}
+		codings := e.Resource["code"].(map[string]any)["coding"].([]any)
+		if codings[0].(map[string]any)["code"] == "2345-7" {
+			found = len(codings) == 2 && codings[1].(map[string]any)["code"] == "GLU" &&
+				codings[1].(map[string]any)["system"] == "urn:concord:local:LIS%5ECITYLAB:99LAB"
+		}
+	}
+	if !found {
+		t.Errorf("GLU not mapped to LOINC with the local coding kept: %s", res.Bundle)
+	}
+	where := map[string]string{}
+	for _, u := range res.Unmapped {
+		where[u.Code] = u.Where
+	}
+	if where["NA"] != "OBX-3" || where["PANEL"] != "OBR-4" || where["GLU"] != "" {
+		t.Errorf("unmapped %+v", res.Unmapped)
+	}
+}

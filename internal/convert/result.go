@@ -46,7 +46,7 @@ var imagingSections = map[string]bool{"RAD": true, "CT": true, "RX": true, "NMS"
 // (OBX-20), identifier (OBX-21), basedOn the order, subject, encounter.
 func (c *Context) observation(ctx context.Context, it labItem, o *order, scope *Entry) (*Entry, error) {
 	seg := it.seg
-	code := c.ClinicalCode(ctx, seg.Field(3).Rep(1), it.loc(3))
+	code := c.ClinicalCode(ctx, seg.Field(3).Rep(1), "OBX-3")
 	if code == nil {
 		if t := strings.ToUpper(compText(seg.Field(2), 1)); t == "ED" || t == "RP" {
 			// The OBX of an ORDER_DOCUMENT (with TXA): a document, not
@@ -223,7 +223,7 @@ func (c *Context) value(ctx context.Context, it labItem, typ string, rep hl7v2.V
 			return k, v
 		}
 	case "CWE", "CE", "CNE", "CF":
-		if cc := c.ClinicalCode(ctx, rep, it.loc(5)); cc != nil {
+		if cc := c.ClinicalCode(ctx, rep, "OBX-5"); cc != nil {
 			return "valueCodeableConcept", cc
 		}
 	case "IS", "ID":
