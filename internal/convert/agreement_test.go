@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +33,14 @@ var agreementFloor = map[string]float64{
 	"encounter.location": 1.0,
 	"allergy.code":       1.0,
 	"condition.code":     0.90,
+	// Orders and results (measured 2026-11-22, see docs/NOTES.md).
+	"observation.code":   0.95,
+	"observation.value":  0.95,
+	"observation.unit":   0.95,
+	"observation.status": 0.95,
+	"observation.time":   0.95,
+	"order.identifier":   0.95,
+	"order.code":         0.95,
 }
 
 // keyFacts are the facts issue 6 names for registration messages
@@ -42,6 +52,8 @@ var agreementFloor = map[string]float64{
 var keyFacts = map[string]bool{
 	"patient.identifier": true, "patient.name": true, "patient.birthDate": true, "patient.gender": true,
 	"encounter.class": true, "encounter.start": true, "encounter.end": true, "encounter.location": true,
+	"observation.code": true, "observation.value": true, "observation.unit": true, "observation.status": true, "observation.time": true,
+	"order.identifier": true, "order.code": true,
 }
 
 const messageFloor = 0.95
@@ -95,6 +107,29 @@ func bundleFacts(body []byte) (facts, error) {
 		case "Condition":
 			for _, c := range ccCodes(r["code"]) {
 				add("condition.code", c)
+			}
+		case "Observation":
+			// FHIR-Converter's own codes for the PDA (death) and ACC
+			// (accident) segments, which Concord does not map yet: not
+			// results.
+			if cs := ccCodes(r["code"]); len(cs) > 0 && pdaACCCodes[cs[0]] {
+				continue
+			}
+			observationFacts(r, add)
+		case "ServiceRequest":
+			// The order numbers (placer, filler) of ordered tests:
+			// FHIR-Converter also makes coded-less ServiceRequests of
+			// ORC-8 (parent order) and RF1 (referral).
+			if r["code"] == nil {
+				continue
+			}
+			for _, id := range objList(r["identifier"]) {
+				if t := ccCodes(id["type"]); len(t) > 0 && (t[0] == "PLAC" || t[0] == "FILL") {
+					add("order.identifier", strField(id, "value"))
+				}
+			}
+			for _, c := range ccCodes(r["code"]) {
+				add("order.code", c)
 			}
 		}
 	}
@@ -177,6 +212,81 @@ func utcInstant(s string) string {
 	return s
 }
 
+// pdaACCCodes are the Observation codes FHIR-Converter makes of PDA and
+// ACC segments.
+var pdaACCCodes = map[string]bool{"death-certificate": true, "autopsy": true, "coroner": true, "injury-incident": true}
+
+// observationFacts adds an Observation's facts, each paired with its
+// code ("code|alternative|alternative…", see pairedAgree): value (a
+// number, text, code or instant; the components' too), unit (text or
+// UCUM code), status, effective time.
+func observationFacts(r map[string]any, add func(k, v string)) {
+	codes := ccCodes(r["code"])
+	if len(codes) == 0 {
+		return
+	}
+	code := codes[0]
+	add("observation.code", code)
+	add("observation.status", code+"|"+strField(r, "status"))
+	if t := strField(r, "effectiveDateTime"); t != "" {
+		add("observation.time", code+"|"+utcInstant(t))
+	}
+	values := []map[string]any{r}
+	values = append(values, objList(r["component"])...)
+	for _, v := range values {
+		if q, ok := v["valueQuantity"].(map[string]any); ok {
+			if n, ok := q["value"].(float64); ok {
+				add("observation.value", code+"|"+strconv.FormatFloat(n, 'f', -1, 64))
+			}
+			alts := []string{}
+			for _, k := range []string{"unit", "code"} {
+				if u := strField(q, k); u != "" {
+					alts = append(alts, u)
+				}
+			}
+			if len(alts) > 0 {
+				add("observation.unit", code+"|"+strings.Join(alts, "|"))
+			}
+		}
+		if s := strField(v, "valueString"); s != "" {
+			add("observation.value", code+"|"+s)
+		}
+		if cs := ccCodes(v["valueCodeableConcept"]); len(cs) > 0 {
+			add("observation.value", code+"|"+strings.Join(cs, "|"))
+		}
+		if d := strField(v, "valueDateTime"); d != "" {
+			add("observation.value", code+"|"+utcInstant(d))
+		}
+	}
+}
+
+// pairedAgree reports whether every one of their paired facts
+// ("code|alternatives…") has one of ours with the same code sharing an
+// alternative.
+func pairedAgree(ours, theirs []string) bool {
+	for _, t := range theirs {
+		tc, talts, _ := strings.Cut(t, "|")
+		found := false
+		for _, o := range ours {
+			oc, oalts, _ := strings.Cut(o, "|")
+			if oc != tc {
+				continue
+			}
+			for _, a := range strings.Split(talts, "|") {
+				for _, b := range strings.Split(oalts, "|") {
+					if a == b {
+						found = true
+					}
+				}
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // compareField says how our values agree with theirs: "agree" when they
 // share a value (for the location, when one of their location names
 // appears in one of ours, which spell out the whole PL), "differ",
@@ -189,6 +299,21 @@ func compareField(field string, ours, theirs []string) string {
 		return "missing-ours"
 	case len(theirs) == 0:
 		return "missing-theirs"
+	}
+	switch field {
+	case "observation.value", "observation.unit", "observation.status", "observation.time":
+		if pairedAgree(ours, theirs) {
+			return "agree"
+		}
+		return "differ"
+	case "observation.code", "order.identifier", "order.code":
+		// every one of theirs must be among ours
+		for _, t := range theirs {
+			if !slices.Contains(ours, t) {
+				return "differ"
+			}
+		}
+		return "agree"
 	}
 	for _, o := range ours {
 		for _, t := range theirs {
