@@ -41,17 +41,14 @@ for backend in $backends; do
     db=(--db "$pg_base/$pgdb")
   fi
   port=$((24000 + RANDOM % 1000))
-  "$tmp/concord" serve --data "$data" "${db[@]}" --http 127.0.0.1:0 --mllp "127.0.0.1:$port" --dicom off \
+  http="127.0.0.1:$((25000 + RANDOM % 1000))"
+  "$tmp/concord" serve --data "$data" "${db[@]}" --http "$http" --mllp "127.0.0.1:$port" --dicom off \
     --duplicate-window 0 --log-level warn ${PPROF:+--pprof "$PPROF"} 2>"$tmp/serve-$backend.log" &
   pid=$!
   for _ in $(seq 100); do
-    grep -q '"http listening"' "$tmp/serve-$backend.log" 2>/dev/null && break
+    curl -fs "http://$http/readyz" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  http=$(grep -o '"msg":"http listening","addr":"[^"]*"' "$tmp/serve-$backend.log" | sed 's/.*"addr":"\([^"]*\)"/\1/' || true)
-  if [ -z "$http" ]; then
-    http=$(grep '"http listening"' "$tmp/serve-$backend.log" | sed 's/.*"addr":"\([^"]*\)".*/\1/')
-  fi
   echo "== $backend: concord serve pid $pid, http $http, mllp 127.0.0.1:$port"
   start=$(date +%s.%N)
   "$tmp/mllpload" --to "127.0.0.1:$port" --conns "$conns" --duration "$dur" --results "$results" --every 10s \
