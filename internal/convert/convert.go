@@ -2,6 +2,7 @@ package convert
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -268,6 +269,10 @@ type Entry struct {
 	// IfNoneExist, when set, makes the entry a conditional create (POST)
 	// instead of a conditional update.
 	IfNoneExist string
+	// Patch, when set, makes the entry a conditional JSON Patch (RFC 6902
+	// operations) of the resource Search finds, which must exist, instead
+	// of an update; Resource is then not sent.
+	Patch []any
 }
 
 // Ref returns a Reference to the entry.
@@ -316,7 +321,17 @@ func (c *Context) bundle() ([]byte, error) {
 		if e.IfNoneExist != "" {
 			req = map[string]any{"method": "POST", "url": e.Type, "ifNoneExist": e.IfNoneExist}
 		}
-		entries = append(entries, map[string]any{"fullUrl": e.FullURL, "resource": e.Resource, "request": req})
+		res := e.Resource
+		if e.Patch != nil {
+			doc, err := json.Marshal(e.Patch)
+			if err != nil {
+				return nil, err
+			}
+			req = map[string]any{"method": "PATCH", "url": e.Type + "?" + e.Search}
+			res = map[string]any{"resourceType": "Binary", "contentType": "application/json-patch+json",
+				"data": base64.StdEncoding.EncodeToString(doc)}
+		}
+		entries = append(entries, map[string]any{"fullUrl": e.FullURL, "resource": res, "request": req})
 	}
 	b := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": entries}
 	return json.Marshal(b)
