@@ -50,8 +50,7 @@ func scheduleMessage(ctx context.Context, c *Context) error {
 	if parts, _ := r["participant"].([]any); len(parts) == 0 {
 		return concord.Errorf(concord.EINVALID, "PID: the appointment has no patient nor resource")
 	}
-	finishAppointmentTime(r)
-	return nil
+	return finishAppointmentTime(r)
 }
 
 // fillerStatus maps table 0278 (filler status codes) to
@@ -310,43 +309,49 @@ func aipSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 }
 
 // finishAppointmentTime keeps the Appointment valid: FHIR wants start and
-// end together (app-3) except for proposed, cancelled and waitlisted
-// appointments. A start without an end takes start + minutesDuration;
-// without a duration either, the lone time moves to requestedPeriod.
-func finishAppointmentTime(r map[string]any) {
+// end together (app-3), and both unless the appointment is proposed,
+// cancelled or waitlisted. A start without an end takes start +
+// minutesDuration, else the latest end of its participants; an end
+// before the start is dropped. An appointment that still lacks a time it
+// needs is refused (EINVALID at SCH-11): inventing one would mislead.
+func finishAppointmentTime(r map[string]any) error {
 	start, _ := r["start"].(string)
 	end, _ := r["end"].(string)
-	if start != "" && end == "" {
+	ts, errStart := time.Parse(time.RFC3339Nano, start)
+	if te, err := time.Parse(time.RFC3339Nano, end); err == nil && errStart == nil && te.Before(ts) {
+		delete(r, "end")
+		end = ""
+	}
+	if start != "" && end == "" && errStart == nil {
 		if m, ok := r["minutesDuration"].(int); ok && m > 0 {
-			if t, err := time.Parse(time.RFC3339Nano, start); err == nil {
-				r["end"] = t.Add(time.Duration(m) * time.Minute).Format(time.RFC3339)
-				return
+			end = ts.Add(time.Duration(m) * time.Minute).Format(time.RFC3339)
+		} else {
+			var latest time.Time
+			for _, p := range r["participant"].([]any) {
+				per, _ := p.(map[string]any)["period"].(map[string]any)
+				pe, _ := per["end"].(string)
+				if t, err := time.Parse(time.RFC3339Nano, pe); err == nil && t.After(latest) && !t.Before(ts) {
+					latest, end = t, pe
+				}
 			}
 		}
+		setv(r, "end", end)
+	}
+	if start == "" {
+		delete(r, "end")
+		end = ""
 	}
 	if start != "" && end != "" {
-		ts, err1 := time.Parse(time.RFC3339Nano, start)
-		te, err2 := time.Parse(time.RFC3339Nano, end)
-		if err1 == nil && err2 == nil && te.Before(ts) {
-			// An end before the start: keep only the requested start.
-			r["requestedPeriod"] = []any{map[string]any{"start": start}}
-			delete(r, "start")
-			delete(r, "end")
-		}
-		return
-	}
-	if start == "" && end == "" {
-		return
+		return nil
 	}
 	switch r["status"] {
 	case "proposed", "cancelled", "waitlist":
-		return
+		delete(r, "start")
+		delete(r, "end")
+		return nil
 	}
-	per := map[string]any{}
-	setv(per, "start", start)
-	setv(per, "end", end)
-	r["requestedPeriod"] = []any{per}
-	delete(r, "start")
-	delete(r, "end")
+	if start == "" {
+		return concord.Errorf(concord.EINVALID, "SCH-11: the %s appointment has no start time (SCH-11, TQ1-7 or AIS-4)", r["status"])
+	}
+	return concord.Errorf(concord.EINVALID, "SCH-11: the %s appointment has a start but no end nor duration (SCH-9, AIS-7)", r["status"])
 }
-
