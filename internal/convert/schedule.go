@@ -165,15 +165,17 @@ func (c *Context) currentAppointment() *Entry {
 	return e
 }
 
-// scheduleTQ1 takes the appointment's start and end from TQ1-7/TQ1-8
-// when SCH-11 gave none.
+// scheduleTQ1 takes the appointment's start and end from TQ1-7/TQ1-8:
+// TQ1 replaces SCH-11, deprecated since v2.6, so it wins when both are
+// given.
 func scheduleTQ1(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	e := c.currentAppointment()
 	if e == nil {
 		return nil
 	}
-	if _, ok := e.Resource["start"]; !ok {
-		setv(e.Resource, "start", c.Instant(seg.Field(7)))
+	if start := c.Instant(seg.Field(7)); start != "" {
+		e.Resource["start"] = start
+		delete(e.Resource, "end")
 		setv(e.Resource, "end", c.Instant(seg.Field(8)))
 	}
 	return nil
