@@ -181,13 +181,19 @@ func scheduleTQ1(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	return nil
 }
 
-// scheduleNTE adds an NTE after SCH to the appointment's comment; NTE
-// after the resource segments describe them and are skipped.
+// scheduleNTE adds the NTE that follow SCH (before the patient and
+// resource groups) to the appointment's comment; NTE after PID or the
+// resource segments describe those and are skipped.
 func scheduleNTE(ctx context.Context, c *Context, seg hl7v2.Segment) error {
-	if t := c.currentTarget(); t != nil && t.seg == "SCH" {
-		return noteSegment(ctx, c, seg)
+	if c.currentAppointment() == nil {
+		return nil
 	}
-	return nil
+	for _, id := range []string{"PID", "RGS", "AIS", "AIG", "AIL", "AIP"} {
+		if c.counts[id] > 0 {
+			return nil
+		}
+	}
+	return noteSegment(ctx, c, seg)
 }
 
 // resourcePeriod reads a resource segment's start (startField), else
