@@ -186,8 +186,8 @@ func txaSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	setv(per, "start", c.DateTime(seg.Field(4)))
 	setv(cx, "period", per)
 	var related []any
-	placer, filler := c.orderIdentifier(seg.Field(14), "PLAC"), c.orderIdentifier(seg.Field(15), "FILL")
-	if o := c.currentOrder(); o != nil {
+	placer, filler := c.placerFillerID(seg.Field(14), "PLAC"), c.placerFillerID(seg.Field(15), "FILL")
+	if o := c.currentRxOrder(); o != nil {
 		if placer == nil {
 			placer = o.placer
 		}

@@ -168,9 +168,9 @@ func cqQuantity(v hl7v2.Value) map[string]any {
 	return out
 }
 
-// orderIdentifier maps an EI order number to an Identifier typed PLAC
+// placerFillerID maps an EI order number to an Identifier typed PLAC
 // (placer) or FILL (filler), table 0203; nil when empty.
-func (c *Context) orderIdentifier(v hl7v2.Value, typ string) map[string]any {
+func (c *Context) placerFillerID(v hl7v2.Value, typ string) map[string]any {
 	id := c.EIIdentifier(v)
 	if id == nil {
 		return nil
@@ -201,9 +201,9 @@ func addIdentifiers(e *Entry, ids ...map[string]any) {
 	e.Resource["identifier"] = list
 }
 
-// order is what the ORC of the current order group says, kept for the
+// rxOrder is what the ORC of the current order group says, kept for the
 // pharmacy and immunization segments that follow it.
-type order struct {
+type rxOrder struct {
 	placer, filler map[string]any // ORC-2, ORC-3 (nil when empty)
 	control        string         // ORC-1
 	status         string         // ORC-5
@@ -215,12 +215,12 @@ type order struct {
 	medSeg         string         // the segment whose RXC fill medication
 }
 
-const orderKey = "own.order"
+const rxOrderKey = "own.order"
 
-// currentOrder returns the ORC of the current order group, nil before
+// currentRxOrder returns the ORC of the current order group, nil before
 // any.
-func (c *Context) currentOrder() *order {
-	o, _ := c.Group[orderKey].(*order)
+func (c *Context) currentRxOrder() *rxOrder {
+	o, _ := c.Group[rxOrderKey].(*rxOrder)
 	return o
 }
 
@@ -229,16 +229,16 @@ func (c *Context) currentOrder() *order {
 // status, the time and the people for the segments that follow, and
 // makes no resource of its own.
 func ownORC(ctx context.Context, c *Context, seg hl7v2.Segment) error {
-	o := &order{
-		placer:  c.orderIdentifier(seg.Field(2), "PLAC"),
-		filler:  c.orderIdentifier(seg.Field(3), "FILL"),
+	o := &rxOrder{
+		placer:  c.placerFillerID(seg.Field(2), "PLAC"),
+		filler:  c.placerFillerID(seg.Field(3), "FILL"),
 		control: compText(seg.Field(1), 1),
 		status:  compText(seg.Field(5), 1),
 		when:    c.DateTime(seg.Field(9)),
 		enterer: c.Practitioner(seg.Field(10).Rep(1)),
 		orderer: c.Practitioner(seg.Field(12).Rep(1)),
 	}
-	c.Group[orderKey] = o
+	c.Group[rxOrderKey] = o
 	delete(c.Group, targetKey)
 	delete(c.Group, "own.pendingTQ1")
 	return nil
@@ -249,7 +249,7 @@ func ownORC(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 // discontinue controls first (the IG's OrderControlCode map, in the
 // MedicationRequest vocabulary: revoked is cancelled or stopped), then
 // the order status (OrderStatus map), else active.
-func medicationRequestStatus(o *order) string {
+func medicationRequestStatus(o *rxOrder) string {
 	if o == nil {
 		return "active"
 	}

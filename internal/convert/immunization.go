@@ -64,7 +64,7 @@ func immunizationRXA(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if when == "" {
 		return concord.Errorf(concord.EINVALID, "%s: no administration date", c.Loc(seg, 3))
 	}
-	o := c.currentOrder()
+	o := c.currentRxOrder()
 	var e *Entry
 	switch {
 	case o != nil && o.filler != nil:

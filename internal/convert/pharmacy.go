@@ -56,7 +56,7 @@ func (c *Context) prescriptionIdentifier(num string) map[string]any {
 // the order time. status and intent follow ORC-1/ORC-5; authoredOn is
 // ORC-9, requester ORC-12, recorder ORC-10.
 func (c *Context) medicationRequest(seg hl7v2.Segment, prescription string, drug hl7v2.Value) *Entry {
-	o := c.currentOrder()
+	o := c.currentRxOrder()
 	if o != nil && o.request != nil {
 		if prescription != "" {
 			addIdentifiers(o.request, c.prescriptionIdentifier(prescription))
@@ -101,7 +101,7 @@ func (c *Context) medicationRequest(seg hl7v2.Segment, prescription string, drug
 		}
 	} else {
 		// Without an ORC each RXO/RXE pair stands alone.
-		c.Group[orderKey] = &order{request: e}
+		c.Group[rxOrderKey] = &rxOrder{request: e}
 	}
 	return e
 }
@@ -111,7 +111,7 @@ func (c *Context) medicationRequest(seg hl7v2.Segment, prescription string, drug
 // medicationReference).
 func (c *Context) setMedication(e *Entry, code map[string]any) {
 	if ref, ok := e.Resource["medicationReference"].(map[string]any); ok {
-		if o := c.currentOrder(); o != nil && o.medication != nil && ref["reference"] == o.medication.FullURL {
+		if o := c.currentRxOrder(); o != nil && o.medication != nil && ref["reference"] == o.medication.FullURL {
 			o.medication.Resource["code"] = code
 			return
 		}
@@ -279,7 +279,7 @@ func rxeSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 func rxTQ1(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	t := c.currentTarget()
 	if t == nil {
-		if o := c.currentOrder(); o != nil && o.request == nil {
+		if o := c.currentRxOrder(); o != nil && o.request == nil {
 			c.Group["own.pendingTQ1"] = seg
 		}
 		return nil
@@ -361,7 +361,7 @@ func rxrSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 // RXC after RXE replace those after RXO.
 func rxcSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	t := c.currentTarget()
-	o := c.currentOrder()
+	o := c.currentRxOrder()
 	if t == nil || o == nil || (t.e.Type != "MedicationRequest" && t.e.Type != "MedicationDispense" && t.e.Type != "MedicationAdministration") {
 		return nil
 	}
@@ -448,7 +448,7 @@ func rxdSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if s := compText(seg.Field(11), 1); s != "" {
 		r["substitution"] = map[string]any{"wasSubstituted": substituted(s), "type": oneCoding(v2System("0167"), s, "")}
 	}
-	if o := c.currentOrder(); o != nil && o.request != nil {
+	if o := c.currentRxOrder(); o != nil && o.request != nil {
 		r["authorizingPrescription"] = []any{o.request.Ref()}
 	} else if rx != "" {
 		r["authorizingPrescription"] = []any{map[string]any{"type": "MedicationRequest", "identifier": c.prescriptionIdentifier(rx)}}
@@ -498,7 +498,7 @@ func administrationRXA(ctx context.Context, c *Context, seg hl7v2.Segment) error
 	if start == "" {
 		return concord.Errorf(concord.EINVALID, "%s: no administration time", c.Loc(seg, 3))
 	}
-	o := c.currentOrder()
+	o := c.currentRxOrder()
 	var e *Entry
 	if o != nil && (o.placer != nil || o.filler != nil) {
 		id := o.placer

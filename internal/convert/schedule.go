@@ -125,8 +125,8 @@ func minutesOf(amount string, unit hl7v2.Value) int {
 // appointment reason (7, table 0276) as the appointment type, duration
 // (9, 10), timing (11: start, end), status by trigger and SCH-25.
 func schSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
-	filler := c.orderIdentifier(seg.Field(2), "FILL")
-	placer := c.orderIdentifier(seg.Field(1), "PLAC")
+	filler := c.placerFillerID(seg.Field(2), "FILL")
+	placer := c.placerFillerID(seg.Field(1), "PLAC")
 	var e *Entry
 	switch {
 	case filler != nil:
