@@ -2,7 +2,6 @@ package convert
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -269,10 +268,10 @@ type Entry struct {
 	// IfNoneExist, when set, makes the entry a conditional create (POST)
 	// instead of a conditional update.
 	IfNoneExist string
-	// Patch, when set, makes the entry a conditional JSON Patch (RFC 6902
-	// operations) of the resource Search finds, which must exist, instead
-	// of an update; Resource is then not sent.
-	Patch []any
+	// Method, when "PATCH", makes the entry a conditional patch: Resource
+	// is then a Binary holding a JSON Patch document, applied to the one
+	// resource Search matches.
+	Method string
 }
 
 // Ref returns a Reference to the entry.
@@ -321,17 +320,10 @@ func (c *Context) bundle() ([]byte, error) {
 		if e.IfNoneExist != "" {
 			req = map[string]any{"method": "POST", "url": e.Type, "ifNoneExist": e.IfNoneExist}
 		}
-		res := e.Resource
-		if e.Patch != nil {
-			doc, err := json.Marshal(e.Patch)
-			if err != nil {
-				return nil, err
-			}
-			req = map[string]any{"method": "PATCH", "url": e.Type + "?" + e.Search}
-			res = map[string]any{"resourceType": "Binary", "contentType": "application/json-patch+json",
-				"data": base64.StdEncoding.EncodeToString(doc)}
+		if e.Method == "PATCH" {
+			req["method"] = "PATCH"
 		}
-		entries = append(entries, map[string]any{"fullUrl": e.FullURL, "resource": res, "request": req})
+		entries = append(entries, map[string]any{"fullUrl": e.FullURL, "resource": e.Resource, "request": req})
 	}
 	b := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": entries}
 	return json.Marshal(b)

@@ -3,6 +3,7 @@ package convert
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 
 	"github.com/concord-health/concord"
@@ -76,7 +77,14 @@ func documentMessage(ctx context.Context, c *Context) error {
 		if d.docState != "" {
 			ops = append(ops, map[string]any{"op": "add", "path": "/docStatus", "value": d.docState})
 		}
-		d.e.Patch = ops
+		doc, err := json.Marshal(ops)
+		if err != nil {
+			return concord.WrapError(concord.EINTERNAL, err, "encoding the patch")
+		}
+		d.e.IfNoneExist = ""
+		d.e.Method = "PATCH"
+		d.e.Resource = map[string]any{"resourceType": "Binary", "contentType": "application/json-patch+json",
+			"data": base64.StdEncoding.EncodeToString(doc)}
 		return nil
 	}
 	// A notification: txaSegment made it a conditional create.
