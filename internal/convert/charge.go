@@ -9,9 +9,9 @@ import (
 
 // DFT^P03 (post detail financial transactions) and DFT^P11 (the same,
 // expanded): each FT1 is a ChargeItem of the patient, the visit and the
-// account. DFT is a financial message: the ORC, OBR and OBX it may carry
-// repeat the orders and results their own messages convert, and are
-// skipped here; DG1, PR1 and IN1 are converted as in ADT.
+// account. The ORC, OBR and OBX it may carry go to the orders-and-results
+// converters; an NTE after an FT1 is a note on its ChargeItem; DG1, PR1
+// and IN1 are converted as in ADT.
 func init() {
 	RegisterMessage("DFT^P03", chargeMessage)
 	RegisterMessage("DFT^P11", chargeMessage)

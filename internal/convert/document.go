@@ -28,7 +28,26 @@ func init() {
 	RegisterSegment("TXA", txaSegment)
 }
 
-var documentOverrides = ownOverrides(map[string]SegmentFunc{"ORC": ownORC, "OBX": documentOBX})
+var documentOverrides = ownOverrides(map[string]SegmentFunc{"ORC": documentORC, "OBX": documentOBX, "NTE": documentNTE})
+
+// documentORC keeps the order's numbers for the DocumentReference
+// (context.related) and gives the ORC to the global converter: the IG
+// maps MDM's COMMON_ORDER group (ORC, TQ1, OBR, NTE) to a ServiceRequest.
+func documentORC(ctx context.Context, c *Context, seg hl7v2.Segment) error {
+	if err := ownORC(ctx, c, seg); err != nil {
+		return err
+	}
+	return delegate(ctx, c, seg)
+}
+
+// documentNTE gives the NTE of the order group (before TXA) to the global
+// converter; the NTE about the document's OBX are skipped.
+func documentNTE(ctx context.Context, c *Context, seg hl7v2.Segment) error {
+	if c.Group[documentKey] != nil {
+		return nil
+	}
+	return delegate(ctx, c, seg)
+}
 
 const documentKey = "own.document"
 

@@ -16,20 +16,51 @@ import (
 // follower segments (RXR, RXC, NTE, OBX, TQ1) complete, the ORC of the
 // current order group, and NM/CQ quantities.
 
-// The order-family segment IDs whose global converters belong to the
-// orders and results messages. The message types of this file replace
-// them through WalkSegments overrides, so that a segment means here what
-// these messages say it means (ORC gives a MedicationRequest's
-// identifiers, OBX in VXU describes the vaccination, OBX in MDM is the
-// document's content).
+// The message types of this package's pharmacy, immunization,
+// scheduling, document and charge files claim some of the order-family
+// segments (ORC, OBR, TQ1, OBX, NTE, SPM), whose global converters
+// belong to the orders and results messages, through WalkSegments
+// overrides: ORC gives a MedicationRequest's identifiers, OBX in VXU
+// describes the vaccination, OBX in MDM is the document's content. What
+// they do not claim (a patient observation in SIU or VXU, the order of
+// an MDM, the results a DFT repeats) goes to the global converter
+// (delegate), as the IG's message maps say.
+
+const delegatedKey = "own.delegated"
+
+// delegate runs the globally registered converter of seg's ID, if any,
+// and remembers that the last order-family segment was theirs, so that
+// the NTE after it is theirs too (delegateNTE).
+func delegate(ctx context.Context, c *Context, seg hl7v2.Segment) error {
+	regMu.RLock()
+	f := segments[seg.Name()]
+	regMu.RUnlock()
+	c.Group[delegatedKey] = true
+	if f == nil {
+		return nil
+	}
+	return f(ctx, c, seg)
+}
+
+// delegated reports whether the last order-family segment went to the
+// global converters.
+func (c *Context) delegated() bool {
+	d, _ := c.Group[delegatedKey].(bool)
+	return d
+}
+
+// orderFamily are the segment IDs the orders-and-results converters
+// register globally.
 var orderFamily = []string{"ORC", "OBR", "TQ1", "OBX", "NTE", "SPM"}
 
-// ownOverrides returns overrides for WalkSegments that skip every
-// order-family segment, with the converters given put in their place.
+// ownOverrides returns the WalkSegments overrides of a message type: the
+// converters given, and delegate for the other order-family segments
+// (so that an NTE knows whose segment it follows); every other segment
+// keeps its global converter.
 func ownOverrides(with map[string]SegmentFunc) map[string]SegmentFunc {
 	o := map[string]SegmentFunc{}
 	for _, id := range orderFamily {
-		o[id] = nil
+		o[id] = delegate
 	}
 	for k, f := range with {
 		o[k] = f
@@ -47,7 +78,10 @@ type target struct {
 const targetKey = "own.target"
 
 // setTarget makes e the resource the following segments complete.
-func (c *Context) setTarget(e *Entry, seg string) { c.Group[targetKey] = &target{e: e, seg: seg} }
+func (c *Context) setTarget(e *Entry, seg string) {
+	c.Group[targetKey] = &target{e: e, seg: seg}
+	c.Group[delegatedKey] = false
+}
 
 // currentTarget returns the current target, nil when none.
 func (c *Context) currentTarget() *target {
@@ -57,12 +91,13 @@ func (c *Context) currentTarget() *target {
 
 // noteSegment appends NTE-3 (every repetition, joined by line breaks) to
 // the current target: as an Annotation in note for the resource types
-// that have one, in Appointment.comment. An NTE with no target before it
-// is skipped.
+// that have one, in Appointment.comment. An NTE after a segment the
+// global converters had (a patient OBX, say), or with no target before
+// it, goes to the global NTE converter.
 func noteSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	t := c.currentTarget()
-	if t == nil {
-		return nil
+	if t == nil || c.delegated() {
+		return delegate(ctx, c, seg)
 	}
 	var lines []string
 	for _, r := range repsOf(seg.Field(3)) {
@@ -239,6 +274,7 @@ func ownORC(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 		orderer: c.Practitioner(seg.Field(12).Rep(1)),
 	}
 	c.Group[rxOrderKey] = o
+	c.Group[delegatedKey] = false
 	delete(c.Group, targetKey)
 	delete(c.Group, "own.pendingTQ1")
 	return nil

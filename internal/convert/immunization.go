@@ -185,13 +185,15 @@ func finishEducation(c *Context) {
 // (vaccine type of the VIS) → education.documentType when none is given,
 // 29768-9 / 29769-7 (VIS published / presented) → education dates, the
 // OBX-4 sub-ID grouping them; any other code becomes an Observation
-// partOf the Immunization. An OBX before any RXA (patient observations)
-// is skipped.
+// partOf the Immunization. An OBX before any RXA (the patient
+// observations of VXU's PERSON_OBSERVATION group) goes to the global
+// OBX converter.
 func vaccinationOBX(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	t := c.currentTarget()
 	if t == nil || t.e.Type != "Immunization" {
-		return nil
+		return delegate(ctx, c, seg)
 	}
+	c.Group[delegatedKey] = false
 	r := t.e.Resource
 	value := seg.Field(5).Rep(1)
 	switch compText(seg.Field(3), 1) {

@@ -182,16 +182,20 @@ func scheduleTQ1(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 }
 
 // scheduleNTE adds the NTE that follow SCH (before the patient and
-// resource groups) to the appointment's comment; NTE after PID or the
-// resource segments describe those and are skipped.
+// resource groups) to the appointment's comment. In the patient group
+// an NTE follows a patient OBX and goes to the global converter; those
+// after the resource segments describe the resources and are skipped.
 func scheduleNTE(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if c.currentAppointment() == nil {
-		return nil
+		return delegate(ctx, c, seg)
 	}
-	for _, id := range []string{"PID", "RGS", "AIS", "AIG", "AIL", "AIP"} {
+	for _, id := range []string{"RGS", "AIS", "AIG", "AIL", "AIP"} {
 		if c.counts[id] > 0 {
 			return nil
 		}
+	}
+	if c.counts["PID"] > 0 {
+		return delegate(ctx, c, seg)
 	}
 	return noteSegment(ctx, c, seg)
 }
