@@ -179,15 +179,17 @@ func finishEducation(c *Context) {
 	}
 }
 
-// vaccinationOBX maps an OBX after an RXA in VXU: 64994-7 (eligibility)
-// → programEligibility, 30963-3 (funding source) → fundingSource,
-// 69764-9 (VIS document type) → education.documentType, 30956-7
-// (vaccine type of the VIS) → education.documentType when none is given,
-// 29768-9 / 29769-7 (VIS published / presented) → education dates, the
-// OBX-4 sub-ID grouping them; any other code becomes an Observation
-// partOf the Immunization. An OBX before any RXA (the patient
-// observations of VXU's PERSON_OBSERVATION group) goes to the global
-// OBX converter.
+// vaccinationOBX maps an OBX after an RXA in VXU. Every one becomes an
+// Observation partOf the Immunization (the IG maps VXU's
+// ORDER.OBSERVATION.OBX to Observation); those CDC's guide gives a place
+// in the Immunization fill it too: 64994-7 (eligibility) →
+// programEligibility, 30963-3 (funding source) → fundingSource, 69764-9
+// (VIS document type) → education.documentType, 30956-7 (vaccine type of
+// the VIS) → education.documentType when none is given, 29768-9 /
+// 29769-7 (VIS published / presented) → education dates, the OBX-4
+// sub-ID grouping them, 31044-1 (reaction) → reaction.detail. An OBX
+// before any RXA (the patient observations of VXU's PERSON_OBSERVATION
+// group) goes to the global OBX converter.
 func vaccinationOBX(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	t := c.currentTarget()
 	if t == nil || t.e.Type != "Immunization" {
@@ -196,33 +198,28 @@ func vaccinationOBX(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	c.Group[delegatedKey] = false
 	r := t.e.Resource
 	value := seg.Field(5).Rep(1)
+	group := Text(seg.Field(4))
 	switch compText(seg.Field(3), 1) {
 	case "64994-7":
 		if cc := c.CodeableConcept(value, "0064"); cc != nil {
 			list, _ := r["programEligibility"].([]any)
 			r["programEligibility"] = append(list, cc)
 		}
-		return nil
 	case "30963-3":
 		setv(r, "fundingSource", c.CodeableConcept(value, ""))
-		return nil
 	case "69764-9":
 		if s := hdText(compText(value, 2), compText(value, 1)); s != "" {
-			educationOf(c, t.e, Text(seg.Field(4)))["documentType"] = s
+			educationOf(c, t.e, group)["documentType"] = s
 		}
-		return nil
 	case "30956-7":
-		ed := educationOf(c, t.e, Text(seg.Field(4)))
+		ed := educationOf(c, t.e, group)
 		if _, ok := ed["documentType"]; !ok {
 			setv(ed, "documentType", hdText(compText(value, 2), compText(value, 1)))
 		}
-		return nil
 	case "29768-9":
-		setv(educationOf(c, t.e, Text(seg.Field(4))), "publicationDate", c.DateTime(value))
-		return nil
+		setv(educationOf(c, t.e, group), "publicationDate", c.DateTime(value))
 	case "29769-7":
-		setv(educationOf(c, t.e, Text(seg.Field(4))), "presentationDate", c.DateTime(value))
-		return nil
+		setv(educationOf(c, t.e, group), "presentationDate", c.DateTime(value))
 	}
 	obs, err := c.partObservation(ctx, seg, t.e)
 	if err != nil || obs == nil {

@@ -7,7 +7,7 @@ import (
 
 // TestVXUReplayStoresNothing checks that a VXU^V04 stores one
 // Immunization (CVX code, lot, dose, the funding and VIS OBX as its
-// fields, the reaction as an Observation partOf it), that replaying it
+// fields, each OBX also an Observation partOf it), that replaying it
 // stores nothing, and that the same message with RXA-21 D marks the same
 // Immunization entered-in-error.
 func TestVXUReplayStoresNothing(t *testing.T) {
@@ -35,8 +35,13 @@ func TestVXUReplayStoresNothing(t *testing.T) {
 		t.Errorf("the OBX did not fill the immunization: %v", z)
 	}
 	obs := storedOf(t, st, "Observation")
-	if len(obs) != 1 || obs[0]["partOf"].([]any)[0].(map[string]any)["reference"] != "Immunization/"+z["id"].(string) {
-		t.Errorf("observations %v", obs)
+	if len(obs) != 5 {
+		t.Errorf("%d observations, want one per OBX", len(obs))
+	}
+	for _, o := range obs {
+		if o["partOf"].([]any)[0].(map[string]any)["reference"] != "Immunization/"+z["id"].(string) {
+			t.Errorf("observation %v", o)
+		}
 	}
 	del := strings.Replace(vxu, "|||CP|A\r", "|||CP|D\r", 1)
 	if _, err := im.Bundle(ctx, convertString(t, del, Options{MessageID: "iz-2"}).Bundle); err != nil {
