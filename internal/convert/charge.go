@@ -21,7 +21,13 @@ func init() {
 var chargeOverrides = ownOverrides(map[string]SegmentFunc{"NTE": noteSegment})
 
 func chargeMessage(ctx context.Context, c *Context) error {
+	// The ORC/OBR/OBX a DFT repeats are orders with their results, as in
+	// ORU.
+	c.lab().mode = labResults
 	if err := c.WalkSegments(ctx, chargeOverrides); err != nil {
+		return err
+	}
+	if err := c.closeGroup(ctx); err != nil {
 		return err
 	}
 	if c.Patient == nil {

@@ -35,6 +35,12 @@ type Options struct {
 	// Zone is the time zone of date/times that carry no UTC offset; UTC
 	// when nil.
 	Zone *time.Location
+	// OrderNamespace is the namespace (EI-2) of the placer numbers Concord
+	// writes for ServiceRequests that have no identifier
+	// (OutboundOptions.Namespace): a result whose placer number is
+	// "<id>^<OrderNamespace>" is about ServiceRequest <id>.
+	// OutboundDefaultNamespace when empty.
+	OrderNamespace string
 }
 
 // Coding is a code in a code system: what a CodeMapper answers.
@@ -272,6 +278,9 @@ type Entry struct {
 	// is then a Binary holding a JSON Patch document, applied to the one
 	// resource Search matches.
 	Method string
+	// noTarget leaves the entry out of the Provenance's targets (a patch
+	// that may have nothing to patch: the resource is another entry's).
+	noTarget bool
 }
 
 // Ref returns a Reference to the entry.

@@ -63,7 +63,12 @@ type document struct {
 }
 
 func documentMessage(ctx context.Context, c *Context) error {
+	// The COMMON_ORDER groups (ORC, TQ1, OBR, NTE) are orders, as in ORM.
+	c.lab().mode = labOrders
 	if err := c.WalkSegments(ctx, documentOverrides); err != nil {
+		return err
+	}
+	if err := c.closeGroup(ctx); err != nil {
 		return err
 	}
 	if c.Patient == nil {
@@ -213,7 +218,7 @@ func txaSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	setv(per, "start", c.DateTime(seg.Field(4)))
 	setv(cx, "period", per)
 	var related []any
-	placer, filler := c.placerFillerID(seg.Field(14), "PLAC"), c.placerFillerID(seg.Field(15), "FILL")
+	placer, filler := orderIdentifier(seg.Field(14), "PLAC", placerSystem), orderIdentifier(seg.Field(15), "FILL", fillerSystem)
 	if o := c.currentRxOrder(); o != nil {
 		if placer == nil {
 			placer = o.placer

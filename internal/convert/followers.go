@@ -260,13 +260,14 @@ func (c *Context) currentRxOrder() *rxOrder {
 }
 
 // ownORC starts an order group (ORC in RDE, RDS, RAS, VXU and MDM): it
-// keeps the placer and filler order numbers, the control code and
+// keeps the placer and filler order numbers (with the systems the
+// orders-and-results converters give them, order.go), the control code and
 // status, the time and the people for the segments that follow, and
 // makes no resource of its own.
 func ownORC(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	o := &rxOrder{
-		placer:  c.placerFillerID(seg.Field(2), "PLAC"),
-		filler:  c.placerFillerID(seg.Field(3), "FILL"),
+		placer:  orderIdentifier(seg.Field(2), "PLAC", placerSystem),
+		filler:  orderIdentifier(seg.Field(3), "FILL", fillerSystem),
 		control: compText(seg.Field(1), 1),
 		status:  compText(seg.Field(5), 1),
 		when:    c.DateTime(seg.Field(9)),
