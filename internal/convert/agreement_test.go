@@ -26,13 +26,22 @@ var agreementFloor = map[string]float64{
 	"patient.name":       1.0,
 	"patient.birthDate":  1.0,
 	"patient.gender":     1.0,
-	"encounter.class":    1.0,
+	"encounter.class":    0.98, // MDM-T02-03: a PV1 with neither visit number nor location makes no Encounter
 	"encounter.status":   0.85,
 	"encounter.start":    1.0,
 	"encounter.end":      0.90,
 	"encounter.location": 1.0,
 	"allergy.code":       1.0,
 	"condition.code":     0.90,
+	// Pharmacy, immunization, scheduling, documents and charges
+	// (measured 2026-11-22, see docs/NOTES.md).
+	"medication.code":    1.0,
+	"immunization.code":  1.0,
+	"appointment.status": 1.0,
+	"appointment.start":  1.0,
+	"document.type":      1.0,
+	"document.status":    1.0,
+	"charge.code":        1.0,
 	// Orders and results (measured 2026-11-22, see docs/NOTES.md).
 	"observation.code":   0.95,
 	"observation.value":  0.95,
@@ -45,18 +54,34 @@ var agreementFloor = map[string]float64{
 
 // keyFacts are the facts issue 6 names for registration messages
 // (patient identifiers, names, birth date, gender; encounter class,
-// period and location); messageFloor is the least share of messages
+// period and location) and medication codes (drugs and vaccines); messageFloor is the least share of messages
 // whose every key fact agrees (or is absent from the expected bundle).
 // The other fields are compared for information (status follows the IG
 // where FHIR-Converter does not, see docs/NOTES.md).
 var keyFacts = map[string]bool{
 	"patient.identifier": true, "patient.name": true, "patient.birthDate": true, "patient.gender": true,
 	"encounter.class": true, "encounter.start": true, "encounter.end": true, "encounter.location": true,
+	"medication.code": true, "immunization.code": true,
 	"observation.code": true, "observation.value": true, "observation.unit": true, "observation.status": true, "observation.time": true,
 	"order.identifier": true, "order.code": true,
 }
 
 const messageFloor = 0.95
+
+// deliberate lists, per message code, the fields not compared because
+// Concord deliberately differs from FHIR-Converter there (docs/NOTES.md):
+// MDM's OBX are the DocumentReference's content (the IG's
+// OBX[DocumentReference]), not Observations, and the MDM samples' two
+// orders with one filler number (1-1) are one ServiceRequest (a filler
+// number names one order at the filler; FHIR-Converter keys orders by
+// placer number and makes two); SIU makes a ServiceRequest of AIS only
+// when SCH-26 or SCH-27 is valued (AIS[ServiceRequest]), FHIR-Converter
+// always does.
+var deliberate = map[string]map[string]bool{
+	"MDM": {"observation.code": true, "observation.value": true, "observation.unit": true,
+		"observation.status": true, "observation.time": true, "order.code": true},
+	"SIU": {"order.code": true, "order.identifier": true},
+}
 
 // facts are the key facts of a Bundle, by field: each a set of values.
 type facts map[string][]string
@@ -68,6 +93,7 @@ type facts map[string][]string
 func bundleFacts(body []byte) (facts, error) {
 	var b struct {
 		Entry []struct {
+			FullURL  string         `json:"fullUrl"`
 			Resource map[string]any `json:"resource"`
 		} `json:"entry"`
 	}
@@ -78,6 +104,9 @@ func bundleFacts(body []byte) (facts, error) {
 	for _, e := range b.Entry {
 		if id, ok := e.Resource["id"].(string); ok {
 			byRef[fmt.Sprint(e.Resource["resourceType"])+"/"+id] = e.Resource
+		}
+		if e.FullURL != "" {
+			byRef[e.FullURL] = e.Resource
 		}
 	}
 	f := facts{}
@@ -107,6 +136,39 @@ func bundleFacts(body []byte) (facts, error) {
 		case "Condition":
 			for _, c := range ccCodes(r["code"]) {
 				add("condition.code", c)
+			}
+		case "MedicationRequest", "MedicationDispense", "MedicationAdministration":
+			// The drug: the CodeableConcept, else the referenced
+			// Medication's code.
+			codes := ccCodes(r["medicationCodeableConcept"])
+			if ref, ok := r["medicationReference"].(map[string]any); ok {
+				if m, ok := byRef[strField(ref, "reference")]; ok {
+					codes = append(codes, ccCodes(m["code"])...)
+				}
+			}
+			for _, c := range codes {
+				add("medication.code", c)
+			}
+		case "Immunization":
+			for _, c := range ccCodes(r["vaccineCode"]) {
+				add("immunization.code", c)
+			}
+		case "Appointment":
+			add("appointment.status", strField(r, "status"))
+			add("appointment.start", utcInstant(strField(r, "start")))
+		case "DocumentReference":
+			for _, c := range ccCodes(r["type"]) {
+				add("document.type", c)
+			}
+			add("document.status", strField(r, "status"))
+		case "ChargeItem":
+			for _, c := range ccCodes(r["code"]) {
+				add("charge.code", c)
+			}
+			// The drug charged (FT1-29): FHIR-Converter makes a
+			// MedicationDispense of it, we keep it as the product.
+			for _, c := range ccCodes(r["productCodeableConcept"]) {
+				add("medication.code", c)
 			}
 		case "Observation":
 			// FHIR-Converter's own codes for the PDA (death) and ACC
@@ -384,6 +446,9 @@ func TestExpectedAgreement(t *testing.T) {
 		cases++
 		all := true
 		for field, tl := range table {
+			if deliberate[code][field] {
+				continue
+			}
 			switch compareField(field, ours[field], theirs[field]) {
 			case "agree":
 				tl.agree++

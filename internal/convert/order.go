@@ -269,7 +269,11 @@ func (c *Context) fillServiceRequest(ctx context.Context, o *order, code map[str
 		prio = compText(o.orc.field(7), 6) // TQ-6 before v2.5
 	}
 	setv(r, "priority", priorityMap[prio])
-	setv(r, "occurrenceDateTime", c.DateTime(o.obr.field(6)))
+	if _, timed := r["occurrenceTiming"]; !timed {
+		// Two order groups with the same numbers share the entry: a TQ1 of
+		// the first already gave the occurrence (occurrence[x] is one).
+		setv(r, "occurrenceDateTime", c.DateTime(o.obr.field(6)))
+	}
 	var reasons []any
 	if o.obr != nil {
 		for _, rep := range repsOf(o.obr.field(31)) {
