@@ -43,6 +43,9 @@ const (
 	// PermTerminologyRead lets a caller read the terminology reports (the
 	// codes that need a mapping).
 	PermTerminologyRead Permission = "terminology.read"
+	// PermLabRead lets a caller read the lab reports (turnaround times
+	// per test, aggregated over patients).
+	PermLabRead Permission = "lab.read"
 )
 
 // roleInfo is what a role may do: its permissions on non-clinical objects,
@@ -58,7 +61,7 @@ var roleTable = map[Role]roleInfo{
 	RoleAdmin: {
 		perms: []Permission{PermStatusRead, PermMetricsRead, PermConfigRead, PermConfigManage,
 			PermTokensManage, PermAuditRead, PermChannelsRead, PermChannelsManage,
-			PermMessagesRead, PermMessagesManage, PermMessagesSubmit, PermTerminologyRead},
+			PermMessagesRead, PermMessagesManage, PermMessagesSubmit, PermTerminologyRead, PermLabRead},
 		contexts:      []string{ScopeSystem, ScopeUser, ScopePatient},
 		defaultScopes: []string{"system/*.cruds"},
 	},
@@ -68,7 +71,7 @@ var roleTable = map[Role]roleInfo{
 	},
 	RoleIntegration: {
 		perms: []Permission{PermMetricsRead, PermChannelsRead, PermChannelsManage,
-			PermMessagesRead, PermMessagesManage, PermMessagesSubmit, PermTerminologyRead},
+			PermMessagesRead, PermMessagesManage, PermMessagesSubmit, PermTerminologyRead, PermLabRead},
 		contexts:      []string{ScopeSystem},
 		defaultScopes: []string{"system/*.cruds"},
 	},

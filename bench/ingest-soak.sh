@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Soak run: `concord serve` (SQLite, validation on, as shipped) takes a
-# steady MLLP load for a long time while its resident memory is sampled.
+# Soak run: `concord serve` (SQLite, validation on) takes a steady MLLP
+# load for a long time while its resident memory is sampled. The default
+# channel only stores and acknowledges here (--default-fhir=false): this
+# measures the interface engine (issue 3); FHIR_DEST=1 keeps the default
+# channel's conversion into the FHIR store on.
 #
 #   bench/ingest-soak.sh [DURATION] [RATE] [CONNS]     default: 10m 1000 8
 #
@@ -18,7 +21,7 @@ trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 go build -o "$tmp/concord" ./cmd/concord
 go build -o "$tmp/mllpload" ./bench/mllpload
 "$tmp/concord" serve --data "$tmp/data" --http 127.0.0.1:0 --mllp "127.0.0.1:$port" --dicom off \
-  --log-level warn 2>"$tmp/serve.log" &
+  --log-level warn --default-fhir="$([ "${FHIR_DEST:-0}" = 1 ] && echo true || echo false)" 2>"$tmp/serve.log" &
 pid=$!
 for _ in $(seq 50); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break

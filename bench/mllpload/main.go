@@ -31,6 +31,7 @@ func main() {
 	duration := flag.Duration("duration", 30*time.Second, "how long to send")
 	every := flag.Duration("every", 10*time.Second, "report interval")
 	prefix := flag.String("prefix", fmt.Sprintf("L%d", time.Now().Unix()), "control ID prefix (unique per run)")
+	results := flag.Int("results", 0, "send an ORU^R01 with this many OBX results (a new order each); 0: the 1 KB four-result ORU")
 	flag.Parse()
 
 	var sent, errs atomic.Int64
@@ -65,7 +66,7 @@ func main() {
 				if ctx.Err() != nil {
 					return
 				}
-				msg := message(*prefix, c, i)
+				msg := message(*prefix, c, i, *results)
 				t0 := time.Now()
 				ack, err := cl.Send(context.Background(), msg)
 				d := time.Since(t0)
@@ -121,8 +122,12 @@ func main() {
 	}
 }
 
-// message is a synthetic ORU of about 1 KB with a unique control ID.
-func message(prefix string, conn, i int) []byte {
+// message is a synthetic ORU with a unique control ID: about 1 KB with
+// four results, or with the given number of results.
+func message(prefix string, conn, i, results int) []byte {
+	if results > 0 {
+		return synthetic.AppendORUResults(nil, "LOAD", prefix+"-", conn, i, results)
+	}
 	return synthetic.AppendORU(nil, "LOAD", prefix+"-", conn, i)
 }
 

@@ -15,9 +15,9 @@ import (
 
 const sampleInputs = "../../../shared/data/hl7v2/fhir-converter/input"
 
-// TestSendSamplesToDefaultChannel runs serve, sends every shared sample
-// with concord send, and finds each in the message store through the
-// admin API.
+// TestSendSamplesToDefaultChannel runs serve with the default channel
+// only storing (default_fhir off), sends every shared sample with concord
+// send, and finds each in the message store through the admin API.
 func TestSendSamplesToDefaultChannel(t *testing.T) {
 	abs, _ := filepath.Abs(sampleInputs)
 	files, _ := filepath.Glob(filepath.Join(abs, "*.hl7"))
@@ -27,7 +27,7 @@ func TestSendSamplesToDefaultChannel(t *testing.T) {
 	dir := t.TempDir()
 	data := []string{"--data", filepath.Join(dir, "d")}
 	// Samples reuse control IDs; with the duplicate check off each is stored as received.
-	n := startServe(t, dir, append(data, "--duplicate-window", "0")...)
+	n := startServe(t, dir, append(data, "--duplicate-window", "0", "--default-fhir=false")...)
 	out, errOut, code := run(t, dir, append([]string{"send", "--to", n.mllp, "--timeout", "20s", "--enhanced-wait", "300ms"}, files...)...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != len(files) {

@@ -14,6 +14,13 @@ import (
 // sets the expectation for transport tests.
 func expectedAck(t *testing.T, file string) string {
 	m, code := validated(t, file)
+	return ackFor(m, code)
+}
+
+// ackFor returns what concord send prints for message m answered with
+// code: the code, its commit counterpart in enhanced mode, or "" when the
+// message asked for no acknowledgment of that outcome.
+func ackFor(m *hl7v2.Message, code hl7v2.AckCode) string {
 	if !m.EnhancedMode() {
 		return string(code)
 	}

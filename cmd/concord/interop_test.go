@@ -31,7 +31,7 @@ func TestMLLPSendInterop(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := []string{"--data", filepath.Join(dir, "d")}
-	n := startServe(t, dir, append(data, "--duplicate-window", "0")...)
+	n := startServe(t, dir, append(data, "--duplicate-window", "0", "--default-fhir=false")...)
 	host, port, _ := strings.Cut(n.mllp, ":")
 	silent, refused := 0, 0
 	for _, f := range files {

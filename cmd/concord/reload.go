@@ -28,6 +28,7 @@ type reloader struct {
 	src   *sources
 	store concord.Store
 	log   *slog.Logger
+	wire  wiring
 }
 
 // ReloadResult is the answer of POST /api/channels/reload.
@@ -60,7 +61,7 @@ func (rl *reloader) reload(ctx context.Context, by concord.AuditRecord) (ReloadR
 	cfg, err := rl.load()
 	var chs []engine.Channel
 	if err == nil {
-		chs, err = engineChannels(cfg)
+		chs, err = engineChannels(cfg, rl.wire)
 	}
 	if err != nil {
 		err = concord.Errorf(concord.EINVALID, "configuration not reloaded: %v", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/concord-health/concord/internal/convert"
 	"github.com/concord-health/concord/internal/engine"
 	"github.com/concord-health/concord/internal/fhirapi"
+	"github.com/concord-health/concord/internal/fhirdest"
 	"github.com/concord-health/concord/internal/server"
 	"github.com/concord-health/concord/internal/terminology"
 	"github.com/concord-health/concord/mllp"
@@ -81,7 +82,9 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	if window == 0 {
 		window = -1 // engine: a negative window turns the check off
 	}
-	channels, err := engineChannels(cfg)
+	mapper := terminology.NewMapper(store, terminology.Options{})
+	wire := wiring{store: store, mapper: mapper, node: cfg.NodeName()}
+	channels, err := engineChannels(cfg, wire)
 	if err != nil {
 		ln.Close()
 		return err
@@ -124,14 +127,14 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	}
 	srv.Handle(engine.HTTPSourcePattern, concord.Access{Action: concord.Action{Permission: concord.PermMessagesSubmit}},
 		eng.HTTPSource(src.httpChannel))
-	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log}
+	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log, wire: wire}
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
 	fhirapi.Register(srv, changeNotifier{Store: store, wake: eng.ChangesWritten}, fhirapi.Options{Version: concord.Version})
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)
-	adminapi.RegisterTerminology(srv, store, terminology.NewMapper(store, terminology.Options{}))
+	adminapi.RegisterTerminology(srv, store, mapper)
 	log.Info("concord started", "version", concord.Version, "node", cfg.NodeName(), "store", store.Kind(),
 		"data", cfg.Data)
 	log.Info("http listening", "addr", ln.Addr().String())
@@ -223,10 +226,28 @@ func listenReason(err error) string {
 	return err.Error()
 }
 
+// wiring is what building destinations needs beside the configuration.
+type wiring struct {
+	store  concord.Store
+	mapper *terminology.Mapper
+	node   string
+}
+
 // engineChannels builds the engine's channels, with their senders, from
 // the configuration.
-func engineChannels(cfg config.Config) ([]engine.Channel, error) {
+func engineChannels(cfg config.Config, w wiring) ([]engine.Channel, error) {
 	var out []engine.Channel
+	if cfg.DefaultFHIR {
+		// The default channel converts every message into the FHIR store
+		// and answers after that: AE, with the reason, when it cannot.
+		d := config.DefaultFHIRDestination()
+		ed, err := engineDestination(engine.DefaultChannel, d, w)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, engine.Channel{Name: engine.DefaultChannel, RespondAfterDestinations: true,
+			Destinations: []engine.Destination{ed}})
+	}
 	for _, ch := range cfg.Channels {
 		ec := engine.Channel{Name: ch.Name, RespondAfterDestinations: ch.RespondAfterDestinations, RespondTimeout: ch.RespondTimeout}
 		if ch.Filter != "" {
@@ -260,14 +281,14 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 			ec.Changes = src
 		}
 		for _, d := range ch.Destinations {
-			ed, err := engineDestination(ch.Name, d)
+			ed, err := engineDestination(ch.Name, d, w)
 			if err != nil {
 				return nil, err
 			}
 			ec.Destinations = append(ec.Destinations, ed)
 		}
 		if ch.AppAck != nil {
-			ed, err := engineDestination(ch.Name, *ch.AppAck)
+			ed, err := engineDestination(ch.Name, *ch.AppAck, w)
 			if err != nil {
 				return nil, err
 			}
@@ -280,11 +301,20 @@ func engineChannels(cfg config.Config) ([]engine.Channel, error) {
 
 // engineDestination builds a destination with its sender. Its Key is its
 // configuration, so a reload that leaves it unchanged leaves it running.
-func engineDestination(channel string, d config.Destination) (engine.Destination, error) {
+func engineDestination(channel string, d config.Destination, w wiring) (engine.Destination, error) {
 	var s engine.Sender
 	switch {
 	case d.Channel != "":
 		// The engine feeds the other channel itself.
+	case d.FHIR != "":
+		var zone *time.Location
+		if d.TimeZone != "" {
+			var err error
+			if zone, err = time.LoadLocation(d.TimeZone); err != nil {
+				return engine.Destination{}, fmt.Errorf("channel %s destination %s: time zone %s: %v", channel, d.Name, d.TimeZone, err)
+			}
+		}
+		s = fhirdest.New(w.store, w.mapper, fhirdest.Options{Channel: channel, Zone: zone, Node: w.node})
 	case d.MLLP != "":
 		s = engine.NewMLLPSender(d.MLLP, d.Timeout)
 	case d.HTTP != "":

@@ -37,6 +37,7 @@ func Register(r Router, store concord.Store, info Info, engine Engine) {
 	}, http.HandlerFunc(a.status))
 	a.registerMessages(r)
 	a.registerOperations(r)
+	RegisterLab(r, store)
 }
 
 // listeners returns what the node listens on now.

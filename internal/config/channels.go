@@ -104,6 +104,14 @@ type Destination struct {
 	HTTP    string // URL to POST the message to
 	File    string // directory to write each message to, one file each
 	Channel string // another channel, which receives the message
+	// FHIR "store" converts the message into FHIR resources in Concord's
+	// own store (HL7 v2 → FHIR, issue 6). Its answer is AE when the
+	// message cannot be converted or stored, and on_ae defaults to dead
+	// for it: trying again would not change the answer.
+	FHIR string
+	// TimeZone is the IANA zone of HL7 date/times without a UTC offset,
+	// for fhir destinations; the server's local zone when empty.
+	TimeZone string
 
 	// Retry policy: the first retry waits RetryInitial, each next one
 	// twice as long, at most RetryMax; MaxAttempts 0 means forever.
@@ -316,6 +324,15 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 	return out, nil
 }
 
+// DefaultFHIRDestination is the destination the default channel gets
+// when default_fhir is on: named "fhir", converting into the store, with
+// the usual retry policy (a store that is unavailable is tried again) and
+// AE (a message that cannot be converted) dead.
+func DefaultFHIRDestination() Destination {
+	return Destination{Name: "fhir", FHIR: "store", RetryInitial: time.Second, RetryMax: 5 * time.Minute,
+		Timeout: 30 * time.Second, OnAE: "dead", OnAR: "dead"}
+}
+
 // AppAckDestination is the name of the destination that carries a
 // channel's application acknowledgments; no other destination may use it.
 const AppAckDestination = "application-ack"
@@ -325,6 +342,7 @@ const AppAckDestination = "application-ack"
 func loadDestination(path string, n *yaml.Node, fixedName string) (Destination, error) {
 	d := Destination{Name: fixedName, RetryInitial: time.Second, RetryMax: 5 * time.Minute, Timeout: 30 * time.Second, OnAE: "retry", OnAR: "dead"}
 	dur := duration
+	aeSet := false
 	policy := func(dst *string) func(*yaml.Node) error {
 		return func(v *yaml.Node) error {
 			if err := scalar(v, dst); err != nil {
@@ -373,7 +391,25 @@ func loadDestination(path string, n *yaml.Node, fixedName string) (Destination, 
 			d.MaxAttempts = x
 			return nil
 		},
-		"on_ae": policy(&d.OnAE),
+		"on_ae": func(v *yaml.Node) error { aeSet = true; return policy(&d.OnAE)(v) },
+		"fhir": func(v *yaml.Node) error {
+			if err := scalar(v, &d.FHIR); err != nil {
+				return err
+			}
+			if d.FHIR != "store" {
+				return fmt.Errorf(`want "store" (convert into Concord's FHIR store), got %q`, d.FHIR)
+			}
+			return nil
+		},
+		"time_zone": func(v *yaml.Node) error {
+			if err := scalar(v, &d.TimeZone); err != nil {
+				return err
+			}
+			if _, err := time.LoadLocation(d.TimeZone); err != nil || d.TimeZone == "" {
+				return fmt.Errorf("want an IANA time zone such as Europe/Berlin, got %q", d.TimeZone)
+			}
+			return nil
+		},
 		"on_ar": policy(&d.OnAR),
 		"hl7": func(v *yaml.Node) error {
 			var err error
@@ -396,13 +432,19 @@ func loadDestination(path string, n *yaml.Node, fixedName string) (Destination, 
 		return d, fmt.Errorf("config %s:%d: destination name %q: want 1-63 of a-z 0-9 _ -", path, n.Line, d.Name)
 	}
 	kinds := 0
-	for _, s := range []string{d.MLLP, d.HTTP, d.File, d.Channel} {
+	for _, s := range []string{d.MLLP, d.HTTP, d.File, d.Channel, d.FHIR} {
 		if s != "" {
 			kinds++
 		}
 	}
 	if kinds != 1 {
-		return d, fmt.Errorf("config %s:%d: destination %q needs exactly one of mllp, http, file, channel", path, n.Line, d.Name)
+		return d, fmt.Errorf("config %s:%d: destination %q needs exactly one of mllp, http, file, channel, fhir", path, n.Line, d.Name)
+	}
+	if d.TimeZone != "" && d.FHIR == "" {
+		return d, fmt.Errorf("config %s:%d: destination %q: time_zone is for fhir destinations", path, n.Line, d.Name)
+	}
+	if d.FHIR != "" && !aeSet {
+		d.OnAE = "dead"
 	}
 	if d.RetryMax < d.RetryInitial {
 		d.RetryMax = d.RetryInitial

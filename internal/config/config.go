@@ -51,6 +51,10 @@ type Config struct {
 	// kept; older content is dropped and the metadata kept. 0 keeps it
 	// forever.
 	MessageRetention time.Duration
+	// DefaultFHIR gives the default channel a fhir destination (convert
+	// into the FHIR store) and makes it answer after it; when false it
+	// only stores and acknowledges.
+	DefaultFHIR bool
 	// PProf is a loopback address where Go's profiler (net/http/pprof)
 	// listens, for measuring the server; empty: off.
 	PProf string
@@ -71,6 +75,7 @@ func Default() Config {
 		DBMaxConns:       10,
 		DuplicateWindow:  24 * time.Hour,
 		ValidateMessages: true,
+		DefaultFHIR:      true,
 	}
 }
 
@@ -160,6 +165,8 @@ var Keys = []Key{
 	serveKey(str("http", "HTTP listen address (FHIR, DICOMweb, admin API, dashboard)", func(c *Config) *string { return &c.HTTP }, checkAddr)),
 	serveKey(str("mllp", `HL7 v2 MLLP listen address, or "off"`, func(c *Config) *string { return &c.MLLP }, checkAddrOrOff)),
 	serveKey(str("dicom", `DICOM DIMSE listen address, or "off"`, func(c *Config) *string { return &c.DICOM }, checkAddrOrOff)),
+	serveKey(boolKey("default_fhir", "the default channel converts each message into the FHIR store and answers after that (AE with the reason when it cannot); false: it only stores and acknowledges",
+		func(c *Config) *bool { return &c.DefaultFHIR })),
 	serveKey(str("pprof", "loopback address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off",
 		func(c *Config) *string { return &c.PProf }, checkLoopback)),
 	str("log_level", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }, checkLevel),

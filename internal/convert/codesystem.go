@@ -29,6 +29,7 @@ var knownSystems = map[string]string{
 	"ISO639": "urn:ietf:bcp:47",
 	"CDCREC": "urn:oid:2.16.840.1.113883.6.238",
 	"UNII":   "http://fdasis.nlm.nih.gov",
+	"NCIT":   "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
 }
 
 // CodeSystem returns the FHIR code system URI for a v2 coding system name

@@ -35,6 +35,12 @@ type Options struct {
 	// Zone is the time zone of date/times that carry no UTC offset; UTC
 	// when nil.
 	Zone *time.Location
+	// OrderNamespace is the namespace (EI-2) of the placer numbers Concord
+	// writes for ServiceRequests that have no identifier
+	// (OutboundOptions.Namespace): a result whose placer number is
+	// "<id>^<OrderNamespace>" is about ServiceRequest <id>.
+	// OutboundDefaultNamespace when empty.
+	OrderNamespace string
 }
 
 // Coding is a code in a code system: what a CodeMapper answers.
@@ -268,6 +274,13 @@ type Entry struct {
 	// IfNoneExist, when set, makes the entry a conditional create (POST)
 	// instead of a conditional update.
 	IfNoneExist string
+	// Method, when "PATCH", makes the entry a conditional patch: Resource
+	// is then a Binary holding a JSON Patch document, applied to the one
+	// resource Search matches.
+	Method string
+	// noTarget leaves the entry out of the Provenance's targets (a patch
+	// that may have nothing to patch: the resource is another entry's).
+	noTarget bool
 }
 
 // Ref returns a Reference to the entry.
@@ -315,6 +328,9 @@ func (c *Context) bundle() ([]byte, error) {
 		req := map[string]any{"method": "PUT", "url": e.Type + "?" + e.Search}
 		if e.IfNoneExist != "" {
 			req = map[string]any{"method": "POST", "url": e.Type, "ifNoneExist": e.IfNoneExist}
+		}
+		if e.Method == "PATCH" {
+			req["method"] = "PATCH"
 		}
 		entries = append(entries, map[string]any{"fullUrl": e.FullURL, "resource": e.Resource, "request": req})
 	}

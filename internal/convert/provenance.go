@@ -48,7 +48,9 @@ func (c *Context) addProvenance(typ string) {
 	}
 	targets := make([]any, 0, len(c.entries))
 	for _, e := range c.entries {
-		targets = append(targets, e.Ref())
+		if !e.noTarget {
+			targets = append(targets, e.Ref())
+		}
 	}
 	recorded := c.Instant(c.Msg.Segment(0).Field(7))
 	if recorded == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -126,6 +127,7 @@ func testSamples(t *testing.T, ctx context.Context, im *fhirapi.Importer) {
 	inputs := sampleInputs(t)
 	var converted, accepted, unsupported, resources int
 	bundles := map[string][]byte{}
+	perType := map[string]*[2]int{} // message type → converted, accepted
 	for _, name := range sortedNames(inputs) {
 		m, err := hl7v2.Parse(inputs[name])
 		if err != nil {
@@ -142,6 +144,12 @@ func testSamples(t *testing.T, ctx context.Context, im *fhirapi.Importer) {
 		}
 		converted++
 		resources += res.Resources
+		tally := perType[res.MessageType]
+		if tally == nil {
+			tally = &[2]int{}
+			perType[res.MessageType] = tally
+		}
+		tally[0]++
 		validateBundle(t, name, res.Bundle)
 		first, err := im.Bundle(ctx, res.Bundle)
 		if err != nil {
@@ -159,6 +167,7 @@ func testSamples(t *testing.T, ctx context.Context, im *fhirapi.Importer) {
 			t.Errorf("%s: importing again stored something: %+v", name, again)
 		}
 		accepted++
+		tally[1]++
 		bundles[name] = res.Bundle
 	}
 	var second fhirapi.ImportResult
@@ -172,6 +181,16 @@ func testSamples(t *testing.T, ctx context.Context, im *fhirapi.Importer) {
 	if second.Created != 0 {
 		t.Errorf("sending the folder again created %d resources", second.Created)
 	}
+	types := make([]string, 0, len(perType))
+	for k := range perType {
+		types = append(types, k)
+	}
+	sort.Strings(types)
+	var byType strings.Builder
+	for _, k := range types {
+		fmt.Fprintf(&byType, " %s %d/%d", k, perType[k][1], perType[k][0])
+	}
+	t.Logf("accepted/converted by type:%s", byType.String())
 	t.Logf("samples: %d converted (%d resources), %d accepted by the store, %d unsupported; second pass %+v",
 		converted, resources, accepted, unsupported, second)
 	if converted == 0 || accepted != converted {

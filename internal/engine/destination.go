@@ -27,6 +27,10 @@ type Result struct {
 	// Err is a transport failure (refused, timed out, no matching
 	// acknowledgment): worth trying again.
 	Err error
+	// Reason, when set with AE or AR, says why the destination refused
+	// the message; it goes into the delivery's last error, and from there
+	// into the ERR of a channel that answers after its destinations.
+	Reason string
 }
 
 // Sender delivers messages to one destination.

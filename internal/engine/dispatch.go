@@ -271,6 +271,9 @@ func outcome(d *Destination, attempt int, r Result, now time.Time) concord.Deliv
 	default:
 		o.Error, retry = "partner answered AR", d.OnAR == "retry"
 	}
+	if r.Reason != "" {
+		o.Error += ": " + Truncate(r.Reason, 1000)
+	}
 	if !retry || (d.MaxAttempts > 0 && attempt >= d.MaxAttempts) {
 		o.Status = concord.DeliveryDead
 		return o

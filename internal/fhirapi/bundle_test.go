@@ -559,3 +559,39 @@ func TestBundleAuthorisation(t *testing.T) {
 		t.Errorf("patient context: %d", status)
 	}
 }
+
+// TestCreateOrPatch: in a transaction, a conditional create and a
+// conditional PATCH with the same criteria mean "create it with this
+// content, or else patch it": with no match the create stores it and the
+// patch is skipped; with a match the create finds it and the patch
+// applies. A PATCH matching nothing without such a create is still 404.
+func TestCreateOrPatch(t *testing.T) {
+	h := newHarness(t, openSQLite(t))
+	patch := base64.StdEncoding.EncodeToString([]byte(`[{"op":"replace","path":"/status","value":"completed"}]`))
+	tx := bundleJSON("transaction",
+		`{"fullUrl":"urn:uuid:0d4b2a55-0000-4000-8000-0000000000b1","resource":{"resourceType":"ServiceRequest","status":"active","intent":"order","subject":{"display":"x"},"identifier":[{"system":"http://example.org/placer","value":"P1"}],"note":[{"text":"from the order"}]},"request":{"method":"POST","url":"ServiceRequest","ifNoneExist":"identifier=http://example.org/placer|P1"}}`,
+		`{"fullUrl":"urn:uuid:0d4b2a55-0000-4000-8000-0000000000b2","resource":{"resourceType":"Binary","contentType":"application/json-patch+json","data":"`+patch+`"},"request":{"method":"PATCH","url":"ServiceRequest?identifier=http://example.org/placer|P1"}}`)
+	status, body := h.postString(tx)
+	rb := decodeResponse(t, body)
+	if status != 200 || len(rb.Entry) != 2 || rb.Entry[0].Response.Status != "201 Created" {
+		t.Fatalf("no match: %d %s", status, body)
+	}
+	id := idOf(rb.Entry[0].Response.Location)
+	if got := string(h.current("ServiceRequest", id).Content); !strings.Contains(got, `"status":"active"`) {
+		t.Errorf("created as %s", got)
+	}
+	status, body = h.postString(tx)
+	rb = decodeResponse(t, body)
+	if status != 200 || rb.Entry[0].Response.Status != "200 OK" || idOf(rb.Entry[1].Response.Location) != id {
+		t.Fatalf("match: %d %s", status, body)
+	}
+	got := string(h.current("ServiceRequest", id).Content)
+	if !strings.Contains(got, `"status":"completed"`) || !strings.Contains(got, "from the order") {
+		t.Errorf("patched as %s", got)
+	}
+	status, body = h.postString(bundleJSON("transaction",
+		`{"resource":{"resourceType":"Binary","contentType":"application/json-patch+json","data":"`+patch+`"},"request":{"method":"PATCH","url":"ServiceRequest?identifier=http://example.org/placer|P2"}}`))
+	if status != 404 {
+		t.Errorf("PATCH alone matching nothing: %d %s", status, body)
+	}
+}

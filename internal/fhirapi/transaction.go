@@ -201,6 +201,10 @@ type txRun struct {
 	tx   concord.Tx
 	refs map[string]string // fullUrl → Type/id, for this run
 	cond map[string]string // conditional reference → Type/id, for this run
+	// creates holds Type?criteria of the transaction's conditional
+	// creates: a conditional PATCH with the same criteria that matches
+	// nothing has nothing to do (the create writes the resource).
+	creates map[string]bool
 }
 
 // begin starts a run: the store transaction may run more than once, so
@@ -209,12 +213,17 @@ func (s *txRun) begin(ctx context.Context, tx concord.Tx) {
 	s.ctx, s.tx = ctx, tx
 	s.refs = maps.Clone(s.static)
 	s.cond = map[string]string{}
+	s.creates = nil
 }
 
 // transaction runs every entry; the first failure fails them all.
 func (s *txRun) transaction(order []*entry) error {
+	s.creates = map[string]bool{}
 	for _, e := range order {
 		e.result = result{}
+		if e.method == "POST" && e.ifNoneExist != nil {
+			s.creates[e.typ+"?"+e.ifNoneExist.Encode()] = true
+		}
 	}
 	step := func(e *entry, f func(*entry) error) error {
 		if err := f(e); err != nil {
@@ -324,6 +333,10 @@ func (s *txRun) resolve(e *entry) error {
 			if id, _ := checkResource(e.res, e.typ); id != "" {
 				e.id = id // no match, id given: update as create
 			}
+		case e.method == "PATCH" && s.creates[e.typ+"?"+e.cond.Encode()]:
+			// "Create it, or else patch it": the conditional create
+			// with the same criteria creates it.
+			e.id = ""
 		case e.method == "PATCH":
 			return concord.Errorf(concord.ENOTFOUND, "PATCH %s matches no resource", e.url)
 		default:
@@ -372,6 +385,10 @@ func (s *txRun) execute(e *entry) error {
 		}
 		return s.write(e, nil, 1)
 	case "PUT", "PATCH":
+		if e.method == "PATCH" && e.id == "" {
+			e.out, e.status = outUnchanged, http.StatusOK // see resolve: created instead
+			return nil
+		}
 		cur, err := s.tx.CurrentResource(s.ctx, e.typ, e.id)
 		if err != nil {
 			return err

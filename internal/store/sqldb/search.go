@@ -129,7 +129,41 @@ func (q *query) setFor(typ string, c *concord.SearchClause, row string) (string,
 	if len(ors) == 0 {
 		return "", concord.Errorf(concord.EINVALID, "parameter %s has no value", c.Param)
 	}
-	return head + " AND (" + strings.Join(ors, " OR ") + ")", nil
+	return head + q.anyOf(c) + " AND (" + strings.Join(ors, " OR ") + ")", nil
+}
+
+// anyOf returns, for a clause of several values that each match one code
+// (token) or one target id (reference), " AND code IN (…)" or
+// " AND tid IN (…)": the same rows, but SQLite then looks each value up in
+// the value index instead of reading every row of the parameter (it does
+// not turn an OR of (code AND system) pairs into index lookups; a
+// conditional write keyed on two identifiers read all of a type's
+// identifier rows).
+func (q *query) anyOf(c *concord.SearchClause) string {
+	if len(c.Values) < 2 || (c.Modifier != "" && c.Modifier != "not") {
+		return ""
+	}
+	var col string
+	switch c.Kind {
+	case "token":
+		col = "code"
+	case "reference":
+		col = "tid"
+	default:
+		return ""
+	}
+	seen := map[string]bool{}
+	var in []string
+	for _, v := range c.Values {
+		if v.Code == "" || (c.Kind == "reference" && v.URL != "" && v.RefType == "") {
+			return ""
+		}
+		if !seen[v.Code] {
+			seen[v.Code] = true
+			in = append(in, q.arg(v.Code))
+		}
+	}
+	return " AND " + col + " IN (" + strings.Join(in, ", ") + ")"
 }
 
 // valueCond is the condition on an index row for one value.
