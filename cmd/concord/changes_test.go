@@ -298,6 +298,32 @@ func TestChangesChannel(t *testing.T) {
 		t.Fatalf("the LIS's own change was sent back to it: %+v", got[len(got)-1])
 	}
 
+	// The LIS sends its result for the order to the default channel,
+	// which converts it into the store (a DiagnosticReport, Observations,
+	// the Patient, and a Provenance naming LIS^LAB): none of it goes back
+	// to the LIS.
+	oruFile := filepath.Join(dir, "oru.hl7")
+	oruText := "MSH|^~\\&|LIS|LAB|CONCORD|HOSP|20260302120000||ORU^R01^ORU_R01|LISR-1|P|2.5.1\r" +
+		"PID|1||MRN-4242^^^&2.16.840.1.113883.19.5.1&ISO^MR||Testperson^Adah||19880405|F\r" +
+		"ORC|RE|ORD-77^^2.16.840.1.113883.19.5.7^ISO|FIL-1^LAB\r" +
+		"OBR|1|ORD-77^^2.16.840.1.113883.19.5.7^ISO|FIL-1^LAB|2345-7^Glucose^LN|||20260302103000|||||||||||||||20260302120000|||F\r" +
+		"OBX|1|NM|2345-7^Glucose^LN||6.1|mmol/L^mmol/L^UCUM|||||F|||20260302103000\r"
+	if err := os.WriteFile(oruFile, []byte(oruText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if o, e, code := run(t, dir, "send", "--to", n.mllp, oruFile); code != 0 || !strings.Contains(o, "\tAA") {
+		t.Fatalf("the LIS's ORU: %d %s %s", code, o, e)
+	}
+	// It was stored (so the silence below is the partner rule, not a
+	// failed conversion), and the Patient changed with it.
+	if _, body := get(t, base+"/DiagnosticReport?identifier=FIL-1&_total=accurate", clin); !strings.Contains(body, `"total":1`) {
+		t.Fatalf("the LIS's result was not stored: %.300s", body)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := channelMessages(t, n.url, integ, "lis-out"); len(got) != 5 {
+		t.Fatalf("the LIS's own result came back to it: %+v", got[5:])
+	}
+
 	// Restart: pause the channel, change the Patient, stop the node.
 	if code, body := post(t, n.url+"/api/channels/lis-out/pause", admin, ""); code != 200 {
 		t.Fatalf("pause: %d %s", code, body)
@@ -322,7 +348,7 @@ func TestChangesChannel(t *testing.T) {
 	}
 	ms = waitMessages(n.url, "lis-out", 6)
 	last, _ := messageDetail(t, n.url, integ, ms[5].ID)
-	if ms[5].Peer != "Patient/"+pid+"/_history/3" || last.Get("PID-5.2") != "Adele" {
+	if !strings.HasPrefix(ms[5].Peer, "Patient/"+pid+"/_history/") || last.Get("PID-5.2") != "Adele" {
 		t.Fatalf("after the restart %+v: %q", ms[5], last.Bytes())
 	}
 	waitPeer(append(want, ms[5].ControlID))

@@ -83,7 +83,10 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 		window = -1 // engine: a negative window turns the check off
 	}
 	mapper := terminology.NewMapper(store, terminology.Options{})
-	wire := wiring{store: store, mapper: mapper, node: cfg.NodeName()}
+	// FHIR writes (the API and fhir destinations) go through notify, which
+	// wakes the changes sources once the engine exists.
+	notify := &changeNotifier{Store: store}
+	wire := wiring{store: notify, mapper: mapper, node: cfg.NodeName()}
 	channels, err := engineChannels(cfg, wire)
 	if err != nil {
 		ln.Close()
@@ -95,6 +98,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 		opts.Validate = func(m *hl7v2.Message) []hl7v2.Issue { return hl7v2.Validate(m, hl7v2.ValidateOptions{}) }
 	}
 	eng := engine.New(opts)
+	notify.setWake(eng.ChangesWritten)
 	srv := server.New(server.Options{
 		Store:           store,
 		Logger:          log,
@@ -130,7 +134,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log, wire: wire}
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
-	fhirapi.Register(srv, changeNotifier{Store: store, wake: eng.ChangesWritten}, fhirapi.Options{Version: concord.Version})
+	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version})
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)

@@ -63,6 +63,7 @@ func TestChangesSource(t *testing.T) {
 
 	const dest = ", destinations: [{name: d, file: x}]"
 	bad := map[string]string{
+		"channels:\n  - {name: a, changes: {types: Patient}, destinations: [{name: d, fhir: store}]}\n":                                       "a fhir destination would write it back",
 		"channels:\n  - {name: a, changes: {types: Patient}, destinations: [{name: d, file: x, hl7: {partner: \"A|B\"}}]}\n":                  "want the partner's MSH-3^MSH-4",
 		"channels:\n  - {name: a, changes: {types: [Observation]}" + dest + "}\n":                                                             `"Observation": want ServiceRequest, DiagnosticReport, Patient`,
 		"channels:\n  - {name: a, changes: {types: [Patient, Patient]}" + dest + "}\n":                                                        "listed twice",

@@ -311,6 +311,9 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 		}
 		dests := map[string]bool{}
 		for _, d := range ch.Destinations {
+			if d.FHIR != "" && ch.Changes != nil {
+				return nil, fmt.Errorf("config %s:%d: channel %q destination %q: a changes channel writes HL7 v2 from the FHIR store, so a fhir destination would write it back (a loop)", path, item.Line, ch.Name, d.Name)
+			}
 			if d.HL7 != nil && ch.Changes == nil {
 				return nil, fmt.Errorf("config %s:%d: channel %q destination %q: hl7 applies to a channel with a changes source", path, item.Line, ch.Name, d.Name)
 			}
