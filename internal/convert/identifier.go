@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/concord-health/concord/internal/terminology"
 	"net/url"
 	"strings"
 
@@ -41,24 +42,9 @@ func nameUUID(key string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
-// uriPart escapes a value for use inside one of Concord's URNs: every
-// byte but letters, digits and - . _ ~ is percent-encoded (as
-// internal/terminology escapes the parts of its local system URIs).
-func uriPart(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
-}
+// uriPart escapes a value for use inside one of Concord's URNs, as
+// internal/terminology escapes the parts of its local system URIs.
+func uriPart(s string) string { return terminology.URIPart(s) }
 
 // isOID reports whether s is an ISO object identifier (digits and dots).
 func isOID(s string) bool {

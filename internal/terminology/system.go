@@ -116,7 +116,7 @@ func LocalSystem(sender, name string) string {
 	if name == "" {
 		name = "L"
 	}
-	return LocalSystemPrefix + escape(sender) + ":" + escape(name)
+	return LocalSystemPrefix + URIPart(sender) + ":" + URIPart(name)
 }
 
 // isURI reports whether s is an absolute URI of a scheme used for code
@@ -135,8 +135,10 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// escape percent-encodes every byte but unreserved URI characters.
-func escape(s string) string {
+// URIPart percent-encodes every byte of s but the unreserved URI
+// characters (letters, digits, - . _ ~), for a part of one of Concord's
+// URIs (local code systems here; identifier systems in internal/convert).
+func URIPart(s string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
