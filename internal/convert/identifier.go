@@ -5,11 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/concord-health/concord/internal/terminology"
 	"net/url"
 	"strings"
 
 	"github.com/concord-health/concord/hl7v2"
+	"github.com/concord-health/concord/internal/terminology"
 )
 
 // The URIs Concord makes up for HL7 v2 values that name no standard
