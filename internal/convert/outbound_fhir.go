@@ -253,3 +253,42 @@ func outDecode(data []byte, want string, v any) (bool, error) {
 	}
 	return true, nil
 }
+
+// outParties are the resources around an order or a result: its
+// patient, encounter, requester and specimens, each with whether it was
+// given.
+type outParties struct {
+	pat            outPatient
+	enc            outEncounter
+	req            outPractitioner
+	specimens      []*outSpecimen
+	hasPat, hasEnc bool
+	hasReq         bool
+}
+
+// outDecodeParties decodes the resources OrderMessage and ResultMessage
+// both take.
+func outDecodeParties(patient, encounter, requester []byte, specimens [][]byte) (*outParties, error) {
+	p := &outParties{}
+	var err error
+	if p.hasPat, err = outDecode(patient, "Patient", &p.pat); err != nil {
+		return nil, err
+	}
+	if p.hasEnc, err = outDecode(encounter, "Encounter", &p.enc); err != nil {
+		return nil, err
+	}
+	if p.hasReq, err = outDecode(requester, "Practitioner", &p.req); err != nil {
+		return nil, err
+	}
+	for _, data := range specimens {
+		sp := new(outSpecimen)
+		ok, err := outDecode(data, "Specimen", sp)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			p.specimens = append(p.specimens, sp)
+		}
+	}
+	return p, nil
+}

@@ -102,32 +102,11 @@ func OrderMessage(in OutboundOrder, opt OutboundOptions) ([]byte, error) {
 		return nil, concord.Errorf(concord.EINVALID, "convert: ServiceRequest.code is needed for OBR-4 (universal service identifier)")
 	}
 
-	var pat outPatient
-	hasPat, err := outDecode(in.Patient, "Patient", &pat)
+	p, err := outDecodeParties(in.Patient, in.Encounter, in.Requester, in.Specimens)
 	if err != nil {
 		return nil, err
 	}
-	var enc outEncounter
-	hasEnc, err := outDecode(in.Encounter, "Encounter", &enc)
-	if err != nil {
-		return nil, err
-	}
-	var req outPractitioner
-	hasReq, err := outDecode(in.Requester, "Practitioner", &req)
-	if err != nil {
-		return nil, err
-	}
-	var specimens []*outSpecimen
-	for _, data := range in.Specimens {
-		sp := new(outSpecimen)
-		ok, err := outDecode(data, "Specimen", sp)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			specimens = append(specimens, sp)
-		}
-	}
+	pat, hasPat, enc, hasEnc, req, hasReq, specimens := p.pat, p.hasPat, p.enc, p.hasEnc, p.req, p.hasReq, p.specimens
 
 	var segs []*outSeg
 	if hasPat {

@@ -71,21 +71,11 @@ func ResultMessage(in OutboundResult, opt OutboundOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pat outPatient
-	hasPat, err := outDecode(in.Patient, "Patient", &pat)
+	p, err := outDecodeParties(in.Patient, in.Encounter, in.Requester, in.Specimens)
 	if err != nil {
 		return nil, err
 	}
-	var enc outEncounter
-	hasEnc, err := outDecode(in.Encounter, "Encounter", &enc)
-	if err != nil {
-		return nil, err
-	}
-	var req outPractitioner
-	hasReq, err := outDecode(in.Requester, "Practitioner", &req)
-	if err != nil {
-		return nil, err
-	}
+	pat, hasPat, enc, hasEnc, req, hasReq, specimens := p.pat, p.hasPat, p.enc, p.hasEnc, p.req, p.hasReq, p.specimens
 	var obs []*outObservation
 	for _, data := range in.Observations {
 		o := new(outObservation)
@@ -95,17 +85,6 @@ func ResultMessage(in OutboundResult, opt OutboundOptions) ([]byte, error) {
 		}
 		if ok {
 			obs = append(obs, o)
-		}
-	}
-	var specimens []*outSpecimen
-	for _, data := range in.Specimens {
-		sp := new(outSpecimen)
-		ok, err := outDecode(data, "Specimen", sp)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			specimens = append(specimens, sp)
 		}
 	}
 
