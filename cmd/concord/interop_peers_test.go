@@ -48,12 +48,13 @@ func needNodePeers(t *testing.T) string {
 }
 
 // TestNodeHL7ClientInterop sends the samples to the default channel with
-// node-hl7-client 3.2.0.
+// node-hl7-client 3.2.0; the channel only stores and acknowledges
+// (default_fhir off), as this tests the MLLP exchange, not the conversion.
 func TestNodeHL7ClientInterop(t *testing.T) {
 	node := needNodePeers(t)
 	files := originalModeSamples(t)
 	dir := t.TempDir()
-	n := startServe(t, dir, "--data", filepath.Join(dir, "d"), "--duplicate-window", "0")
+	n := startServe(t, dir, "--data", filepath.Join(dir, "d"), "--duplicate-window", "0", "--default-fhir=false")
 	host, port, _ := strings.Cut(n.mllp, ":")
 	script, _ := filepath.Abs(filepath.Join(nodePeers, "send.js"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
