@@ -74,15 +74,9 @@ func ft1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if err := c.needPatient(seg); err != nil {
 		return err
 	}
-	code := c.ClinicalCode(ctx, seg.Field(7), c.Loc(seg, 7))
-	if t := Text(seg.Field(8)); t != "" {
-		if code == nil {
-			code = map[string]any{}
-		}
-		code["text"] = t
-	}
-	if code == nil {
-		return concord.Errorf(concord.EINVALID, "%s: no transaction code", c.Loc(seg, 7))
+	code, err := c.requiredCode(ctx, seg, 7, 8, "transaction")
+	if err != nil {
+		return err
 	}
 	when := c.DateTime(seg.Field(4).Component(1))
 	var e *Entry

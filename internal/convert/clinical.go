@@ -139,15 +139,9 @@ func dg1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if err := c.needPatient(seg); err != nil {
 		return err
 	}
-	code := c.ClinicalCode(ctx, seg.Field(3), c.Loc(seg, 3))
-	if t := Text(seg.Field(4)); t != "" {
-		if code == nil {
-			code = map[string]any{}
-		}
-		code["text"] = t
-	}
-	if code == nil {
-		return concord.Errorf(concord.EINVALID, "%s: no diagnosis code", c.Loc(seg, 3))
+	code, err := c.requiredCode(ctx, seg, 3, 4, "diagnosis")
+	if err != nil {
+		return err
 	}
 	var e *Entry
 	if id := c.EIIdentifier(seg.Field(20)); id != nil {
@@ -210,15 +204,9 @@ func pr1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if err := c.needPatient(seg); err != nil {
 		return err
 	}
-	code := c.ClinicalCode(ctx, seg.Field(3), c.Loc(seg, 3))
-	if t := Text(seg.Field(4)); t != "" {
-		if code == nil {
-			code = map[string]any{}
-		}
-		code["text"] = t
-	}
-	if code == nil {
-		return concord.Errorf(concord.EINVALID, "%s: no procedure code", c.Loc(seg, 3))
+	code, err := c.requiredCode(ctx, seg, 3, 4, "procedure")
+	if err != nil {
+		return err
 	}
 	when := c.DateTime(seg.Field(5))
 	var e *Entry

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/hl7v2"
 )
 
@@ -516,4 +517,22 @@ func LocationDisplay(v hl7v2.Value) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// requiredCode reads a segment's clinical code (field codeField, through
+// the code maps) with the text of field textField, and fails, naming the
+// field, when the segment gives neither: what says which code it is
+// ("diagnosis").
+func (c *Context) requiredCode(ctx context.Context, seg hl7v2.Segment, codeField, textField int, what string) (map[string]any, error) {
+	code := c.ClinicalCode(ctx, seg.Field(codeField), c.Loc(seg, codeField))
+	if t := Text(seg.Field(textField)); t != "" {
+		if code == nil {
+			code = map[string]any{}
+		}
+		code["text"] = t
+	}
+	if code == nil {
+		return nil, concord.Errorf(concord.EINVALID, "%s: no %s code", c.Loc(seg, codeField), what)
+	}
+	return code, nil
 }
