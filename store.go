@@ -42,6 +42,11 @@ type Store interface {
 	// NextDelivery returns the first queued delivery of a destination (the
 	// head of its FIFO) with its message, or nil when the queue is empty.
 	NextDelivery(ctx context.Context, channel, destination string) (*Delivery, *Message, error)
+	// QueuedDeliveries returns up to limit queued deliveries of a
+	// destination, oldest first (the head of its FIFO and those behind
+	// it), without their messages; destinations that deliver several at
+	// once read their window of work with it.
+	QueuedDeliveries(ctx context.Context, channel, destination string, limit int) ([]*Delivery, error)
 	// ChannelStates returns the states operators have set, by channel;
 	// a channel not in it is started.
 	ChannelStates(ctx context.Context) (map[string]string, error)

@@ -349,6 +349,6 @@ func engineDestination(channel string, d config.Destination, w wiring) (engine.D
 	}
 	return engine.Destination{
 		Outbound: out, Partner: partner, Key: key, Name: d.Name, Sender: s, Channel: d.Channel, RetryInitial: d.RetryInitial,
-		RetryMax: d.RetryMax, MaxAttempts: d.MaxAttempts, Timeout: d.Timeout, OnAE: d.OnAE, OnAR: d.OnAR,
+		RetryMax: d.RetryMax, MaxAttempts: d.MaxAttempts, Timeout: d.Timeout, OnAE: d.OnAE, OnAR: d.OnAR, Parallel: d.Parallel,
 	}, nil
 }

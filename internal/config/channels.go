@@ -120,6 +120,11 @@ type Destination struct {
 	MaxAttempts  int
 	// Timeout bounds one attempt (connect, send, acknowledgment).
 	Timeout time.Duration
+	// Parallel is how many messages a fhir destination converts and
+	// stores at once; order is kept per patient (PID-3), and messages
+	// without a patient or about two (merges) go alone. 1 keeps the whole
+	// queue in order. Other destinations deliver one at a time.
+	Parallel int
 	// OnAE and OnAR say what a partner's AE or AR answer does: "retry"
 	// or "dead" (stop and wait for an operator).
 	OnAE, OnAR string
@@ -333,8 +338,12 @@ func loadChannels(path string, n *yaml.Node) ([]Channel, error) {
 // AE (a message that cannot be converted) dead.
 func DefaultFHIRDestination() Destination {
 	return Destination{Name: "fhir", FHIR: "store", RetryInitial: time.Second, RetryMax: 5 * time.Minute,
-		Timeout: 30 * time.Second, OnAE: "dead", OnAR: "dead"}
+		Timeout: 30 * time.Second, OnAE: "dead", OnAR: "dead", Parallel: DefaultFHIRParallel}
 }
+
+// DefaultFHIRParallel is how many messages a fhir destination converts
+// and stores at once unless its parallel key says otherwise.
+const DefaultFHIRParallel = 8
 
 // AppAckDestination is the name of the destination that carries a
 // channel's application acknowledgments; no other destination may use it.
@@ -395,6 +404,18 @@ func loadDestination(path string, n *yaml.Node, fixedName string) (Destination, 
 			return nil
 		},
 		"on_ae": func(v *yaml.Node) error { aeSet = true; return policy(&d.OnAE)(v) },
+		"parallel": func(v *yaml.Node) error {
+			var s string
+			if err := scalar(v, &s); err != nil {
+				return err
+			}
+			x, err := strconv.Atoi(s)
+			if err != nil || x < 1 || x > 64 {
+				return fmt.Errorf("want a whole number from 1 to 64, got %q", s)
+			}
+			d.Parallel = x
+			return nil
+		},
 		"fhir": func(v *yaml.Node) error {
 			if err := scalar(v, &d.FHIR); err != nil {
 				return err
@@ -448,6 +469,12 @@ func loadDestination(path string, n *yaml.Node, fixedName string) (Destination, 
 	}
 	if d.FHIR != "" && !aeSet {
 		d.OnAE = "dead"
+	}
+	switch {
+	case d.Parallel > 0 && d.FHIR == "":
+		return d, fmt.Errorf("config %s:%d: destination %q: parallel is for fhir destinations (others deliver in order, one at a time)", path, n.Line, d.Name)
+	case d.FHIR != "" && d.Parallel == 0:
+		d.Parallel = DefaultFHIRParallel
 	}
 	if d.RetryMax < d.RetryInitial {
 		d.RetryMax = d.RetryInitial

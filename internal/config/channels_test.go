@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,38 @@ func TestChannelDirectory(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "zz.yaml"), []byte("name: zz\nhttp: true\ncolour: red\n"), 0o600)
 	if _, err := Load(Sources{File: p}); err == nil || !strings.Contains(err.Error(), "zz.yaml:3: unknown key") {
 		t.Fatalf("bad key in a channel file: %v", err)
+	}
+}
+
+// TestParallelKey: fhir destinations convert several messages at once
+// (8 unless parallel says otherwise); other destinations stay strictly
+// in order and refuse the key.
+func TestParallelKey(t *testing.T) {
+	c, err := Load(Sources{File: write(t, "channels:\n  - name: a\n    mllp: \":1\"\n    destinations:\n"+
+		"      - {name: f, fhir: store}\n      - {name: g, fhir: store, parallel: 1}\n      - {name: h, fhir: store, parallel: 32}\n"+
+		"      - {name: lis, mllp: \"lis:1\"}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, d := range c.Channels[0].Destinations {
+		got = append(got, d.Parallel)
+	}
+	if want := []int{DefaultFHIRParallel, 1, 32, 0}; !slices.Equal(got, want) {
+		t.Errorf("parallel %v, want %v", got, want)
+	}
+	if d := DefaultFHIRDestination(); d.Parallel != DefaultFHIRParallel {
+		t.Errorf("default channel's fhir destination: parallel %d", d.Parallel)
+	}
+	for in, want := range map[string]string{
+		"{name: d, fhir: store, parallel: 0}":     "want a whole number from 1 to 64",
+		"{name: d, fhir: store, parallel: 65}":    "want a whole number from 1 to 64",
+		"{name: d, fhir: store, parallel: x}":     "want a whole number from 1 to 64",
+		"{name: d, mllp: \"lis:1\", parallel: 4}": "parallel is for fhir destinations",
+	} {
+		_, err := Load(Sources{File: write(t, "channels:\n  - name: a\n    mllp: \":1\"\n    destinations:\n      - "+in+"\n")})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", in, err, want)
+		}
 	}
 }

@@ -55,6 +55,11 @@ type Destination struct {
 	MaxAttempts  int           // 0: no limit
 	Timeout      time.Duration // one attempt
 	OnAE, OnAR   string        // "retry" or "dead"
+	// Parallel, when above 1, lets the destination deliver that many
+	// messages at once, keeping order per patient (PID-3) instead of for
+	// the whole queue (parallel.go). The sender must be safe for
+	// concurrent use.
+	Parallel int
 	// Outbound, in a channel with a changes source, says how the messages
 	// for this destination are written (ControlID and Time are set per
 	// change).

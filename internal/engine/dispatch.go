@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -146,7 +147,9 @@ func (e *Engine) notify(channel string, dests []string) {
 	}
 }
 
-// dispatch is one destination's loop.
+// dispatch is one destination's loop: one message at a time, strictly
+// in order, or several at once for a destination with Parallel > 1
+// (parallel.go).
 func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, wake <-chan struct{}) {
 	log := e.opt.Logger.With("channel", channel, "destination", d.Name)
 	var leasedUntil time.Time
@@ -155,24 +158,20 @@ func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, w
 			e.releaseLease(ctx, channel, d.Name)
 		}
 	}()
+	if d.Parallel > 1 {
+		e.dispatchParallel(ctx, channel, d, wake, &leasedUntil, log)
+		return
+	}
 	for ctx.Err() == nil {
 		if e.State(ctx, channel) == concord.ChannelStopped {
 			sleep(ctx, nil, stateTTL) // a stopped channel delivers nothing
 			continue
 		}
-		now := e.opt.Now()
-		if leasedUntil.Sub(now) < leaseRenew {
-			ok, err := e.lease(ctx, channel, d.Name, now)
-			if err != nil || !ok {
-				if err != nil {
-					log.Warn("destination lease", "err", err)
-				}
-				leasedUntil = time.Time{}
-				sleep(ctx, wake, leaseRetry)
-				continue
-			}
-			leasedUntil = now.Add(leaseFor)
+		if !e.holdLease(ctx, channel, d.Name, &leasedUntil, log) {
+			sleep(ctx, wake, leaseRetry)
+			continue
 		}
+		now := e.opt.Now()
 		head, msg, err := e.opt.Store.NextDelivery(ctx, channel, d.Name)
 		if err != nil {
 			log.Warn("reading the queue", "err", err)
@@ -187,47 +186,81 @@ func (e *Engine) dispatch(ctx context.Context, channel string, d *Destination, w
 			sleep(ctx, nil, min(wait, leaseRenew))
 			continue
 		}
-		if head.Payload != nil { // the channel's transformer wrote what to send
-			sent := *msg
-			sent.Raw = head.Payload
-			msg = &sent
+		if e.State(ctx, channel) == concord.ChannelStopped {
+			continue // stopped while the queue was read
 		}
-		actx, cancel := context.WithTimeout(ctx, d.Timeout)
-		res := d.Sender.Deliver(actx, msg)
-		cancel()
-		if ctx.Err() != nil && res.Err != nil {
-			return // shutting down: the attempt does not count
-		}
-		o := outcome(d, head.Attempts+1, res, e.opt.Now())
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-		err = e.opt.Store.Update(rctx, func(tx concord.Tx) error { return tx.RecordAttempt(rctx, head.ID, o) })
-		rcancel()
-		if err != nil {
-			log.Error("recording a delivery attempt", "delivery", head.ID, "err", err)
+		if !e.attempt(ctx, channel, d, head, msg, log) && ctx.Err() == nil {
 			sleep(ctx, nil, time.Second)
-			continue
-		}
-		e.progress.recorded(head.MessageID)
-		if o.Status != concord.DeliveryQueued {
-			if ch := e.channel(channel); ch != nil && ch.AppAck != nil && d.Name != ch.AppAck.Name {
-				e.afterDestinations(ctx, ch, head.MessageID)
-			}
-		}
-		outcomeLabel := map[string]string{concord.DeliverySent: "sent", concord.DeliveryDead: "dead"}[o.Status]
-		if outcomeLabel == "" {
-			outcomeLabel = "retry"
-		}
-		e.metrics.delivered.WithLabelValues(channel, d.Name, outcomeLabel).Inc()
-		switch o.Status {
-		case concord.DeliverySent:
-			log.Debug("delivered", "message_id", msg.ID, "attempts", head.Attempts+1)
-		case concord.DeliveryDead:
-			log.Warn("delivery given up", "message_id", msg.ID, "attempts", head.Attempts+1, "err", o.Error)
-		default:
-			log.Info("delivery failed, will retry", "message_id", msg.ID, "attempts", head.Attempts+1,
-				"next_attempt", o.NextAttempt, "err", o.Error)
 		}
 	}
+}
+
+// attempt delivers msg once for the delivery head and records the
+// outcome. It reports false when nothing was recorded: the engine is
+// shutting down (the attempt does not count) or the store failed to
+// record it (logged; the delivery stays as it was and is tried again).
+func (e *Engine) attempt(ctx context.Context, channel string, d *Destination, head *concord.Delivery, msg *concord.Message, log *slog.Logger) bool {
+	if head.Payload != nil { // the channel's transformer wrote what to send
+		sent := *msg
+		sent.Raw = head.Payload
+		msg = &sent
+	}
+	actx, cancel := context.WithTimeout(ctx, d.Timeout)
+	res := d.Sender.Deliver(actx, msg)
+	cancel()
+	if ctx.Err() != nil && res.Err != nil {
+		return false // shutting down: the attempt does not count
+	}
+	o := outcome(d, head.Attempts+1, res, e.opt.Now())
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	err := e.opt.Store.Update(rctx, func(tx concord.Tx) error { return tx.RecordAttempt(rctx, head.ID, o) })
+	rcancel()
+	if err != nil {
+		log.Error("recording a delivery attempt", "delivery", head.ID, "err", err)
+		return false
+	}
+	head.Status, head.Attempts, head.NextAttempt = o.Status, head.Attempts+1, o.NextAttempt
+	e.progress.recorded(head.MessageID)
+	if o.Status != concord.DeliveryQueued {
+		if ch := e.channel(channel); ch != nil && ch.AppAck != nil && d.Name != ch.AppAck.Name {
+			e.afterDestinations(ctx, ch, head.MessageID)
+		}
+	}
+	outcomeLabel := map[string]string{concord.DeliverySent: "sent", concord.DeliveryDead: "dead"}[o.Status]
+	if outcomeLabel == "" {
+		outcomeLabel = "retry"
+	}
+	e.metrics.delivered.WithLabelValues(channel, d.Name, outcomeLabel).Inc()
+	switch o.Status {
+	case concord.DeliverySent:
+		log.Debug("delivered", "message_id", msg.ID, "attempts", head.Attempts)
+	case concord.DeliveryDead:
+		log.Warn("delivery given up", "message_id", msg.ID, "attempts", head.Attempts, "err", o.Error)
+	default:
+		log.Info("delivery failed, will retry", "message_id", msg.ID, "attempts", head.Attempts,
+			"next_attempt", o.NextAttempt, "err", o.Error)
+	}
+	return true
+}
+
+// holdLease renews this node's lease on a destination when it runs
+// short, and reports whether this node holds it (else another node
+// delivers; the caller waits and asks again).
+func (e *Engine) holdLease(ctx context.Context, channel, dest string, until *time.Time, log *slog.Logger) bool {
+	now := e.opt.Now()
+	if until.Sub(now) >= leaseRenew {
+		return true
+	}
+	ok, err := e.lease(ctx, channel, dest, now)
+	if err != nil || !ok {
+		if err != nil {
+			log.Warn("destination lease", "err", err)
+		}
+		*until = time.Time{}
+		return false
+	}
+	*until = now.Add(leaseFor)
+	return true
 }
 
 func (e *Engine) lease(ctx context.Context, channel, dest string, now time.Time) (bool, error) {

@@ -136,6 +136,30 @@ func (s *Store) NextDelivery(ctx context.Context, channel, destination string) (
 	return d, m, nil
 }
 
+// QueuedDeliveries returns the first limit queued deliveries of a
+// destination, in queue order.
+func (s *Store) QueuedDeliveries(ctx context.Context, channel, destination string, limit int) ([]*concord.Delivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.a.Read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+		WHERE d.channel = $2 AND d.destination = $3 AND d.status = $4 ORDER BY d.id LIMIT $5`,
+		[]byte{}, channel, destination, concord.DeliveryQueued, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*concord.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
 // DeliveryCounts returns counts by channel, destination and status.
 func (s *Store) DeliveryCounts(ctx context.Context) (map[string]map[string]map[string]int64, error) {
 	rows, err := s.a.Read.Query(ctx, `SELECT channel, destination, status, COUNT(*) FROM deliveries GROUP BY channel, destination, status`)

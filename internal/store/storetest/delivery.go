@@ -64,6 +64,30 @@ func testDeliveries(t *testing.T, f *Fixture) {
 	if a := head("archive"); a == nil || a.MessageID != ms[0].ID {
 		t.Fatalf("archive head %+v", a)
 	}
+	// The window of queued work, oldest first, as far as asked.
+	window := func(dest string, limit int) string {
+		ds, err := s.QueuedDeliveries(ctx(t), "default", dest, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, d := range ds {
+			if d.Destination != dest || d.Status != concord.DeliveryQueued {
+				t.Fatalf("window of %s holds %+v", dest, d)
+			}
+			ids = append(ids, d.MessageID)
+		}
+		return fmt.Sprint(ids)
+	}
+	if got, want := window("lis", 10), fmt.Sprint([]int64{ms[1].ID, ms[2].ID}); got != want {
+		t.Errorf("lis window %s, want %s (the sent one gone)", got, want)
+	}
+	if got, want := window("archive", 2), fmt.Sprint([]int64{ms[0].ID, ms[1].ID}); got != want {
+		t.Errorf("archive window of 2: %s, want %s", got, want)
+	}
+	if got := window("archive", 0); got != "[]" {
+		t.Errorf("window of 0: %s", got)
+	}
 	n2 := head("lis")
 	if err := record(n2.ID, concord.DeliveryOutcome{Status: concord.DeliveryDead, Error: "AR: unknown patient", At: retryAt}); err != nil {
 		t.Fatal(err)
