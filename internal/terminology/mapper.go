@@ -64,9 +64,17 @@ func NewMapper(store Store, opt Options) *Mapper {
 // Refresh checks the store's ConceptMap stamp and reloads the maps if any
 // changed since the last load, so that a map written before the call
 // applies to every lookup after it.
+//
+// Concurrent calls share a check: a call that waited for another's
+// check to finish returns at once when that check began after the call
+// did (it read a stamp at least as new as this call would).
 func (m *Mapper) Refresh(ctx context.Context) error {
+	called := m.opt.Now().UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.cur.Load() != nil && m.checked.Load() > called {
+		return nil
+	}
 	return m.refreshLocked(ctx)
 }
 

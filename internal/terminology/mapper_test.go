@@ -373,3 +373,57 @@ func testReconcile(t *testing.T, st concord.Store) {
 		t.Fatalf("%d entries after the map went, want 3", n)
 	}
 }
+
+// slowStamps counts the ConceptMap stamp checks and makes each take a
+// while, so that concurrent Refresh calls overlap.
+type slowStamps struct {
+	terminology.Store
+	checks atomic.Int64
+}
+
+func (s *slowStamps) ResourceStamp(ctx context.Context, typ string) (concord.ResourceStamp, error) {
+	s.checks.Add(1)
+	time.Sleep(50 * time.Millisecond)
+	return s.Store.ResourceStamp(ctx, typ)
+}
+
+// TestRefreshSharesChecks: callers that wait while another checks the
+// stamp take its answer when that check began after they called, so many
+// messages converted at once do not queue one stamp query each; a call
+// made after a check began still gets a check of its own.
+func TestRefreshSharesChecks(t *testing.T) {
+	st := &slowStamps{Store: openStore(t)}
+	m := terminology.NewMapper(st, terminology.Options{})
+	ctx := context.Background()
+	if err := m.Refresh(ctx); err != nil { // first load
+		t.Fatal(err)
+	}
+	st.checks.Store(0)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := m.Refresh(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	// The first caller checks; those that called before its check began
+	// need one more; everyone after shares that. (A third is possible
+	// only if a goroutine is held back for a whole check, 50 ms.)
+	if n := st.checks.Load(); n < 1 || n > 3 {
+		t.Errorf("16 concurrent Refresh calls made %d stamp checks, want 1 to 3", n)
+	}
+	st.checks.Store(0)
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.checks.Load(); n != 1 {
+		t.Errorf("a later Refresh made %d checks, want its own", n)
+	}
+}
