@@ -55,7 +55,14 @@ const (
 	barVisit = "[PV1] [PV2] [{ROL}] [{PRT}] [{DB1}] [{OBX}] [{AL1}] [{DG1}] [DRG] [{ PR1 [{ROL}] [{PRT}] }] [{GT1}] [{NK1}]" +
 		" [{ IN1 [IN2] [{IN3}] [{ROL}] [{PRT}] }] [ACC] [UB1] [UB2]"
 	// The pharmacy order detail (RXO with its routes and components).
-	rxOrder = "[ RXO [{PRT}] [{NTE}] {RXR} [{ RXC [{NTE}] }] [{NTE}] ] [{PRT}]"
+	// In RDE the routes are required after RXO.
+	rxOrder = "[ RXO [{PRT}] " + rxOrderRoutes + " ] [{PRT}]"
+	// In RDS, RGV and RAS (v2.3 to v2.8) the routes and components after
+	// RXO form an optional group (ORDER_DETAIL_SUPPLEMENT): RXO may stand
+	// alone. (The standard writes that group {NTE} {RXR} ...; the notes
+	// are optional here, as in RDE.)
+	rxOrderSupplement = "[ RXO [{PRT}] [ " + rxOrderRoutes + " ] ] [{PRT}]"
+	rxOrderRoutes     = "[{NTE}] {RXR} [{ RXC [{NTE}] }] [{NTE}]"
 	// The pharmacy encoded order (RXE); TQ1 is required from v2.5 and
 	// absent before.
 	rxEncoded = "RXE [{PRT}] [{NTE}] [{ TQ1 [{TQ2}] }] {RXR} [{RXC}]"
@@ -179,13 +186,13 @@ var structureDefs = map[string]string{
 		" { ORC [{PRT}] [{ TQ1 [{TQ2}] }] " + rxOrder + " " + rxEncoded + " [{CDO}] [{ [OBX] [{PRT}] [{NTE}] }]" +
 		" [{FT1}] [BLG] [{CTI}] }",
 	"RDS_O13": "MSH [{SFT}] [UAC] [{NTE}] [ PID [ PD1 [{PRT}] ] [{NTE}] [{AL1}] [ PV1 [PV2] [{PRT}] ] ]" +
-		" { ORC [{PRT}] [{ TQ1 [{TQ2}] }] " + rxOrder + " [ " + rxEncoded + " ]" +
+		" { ORC [{PRT}] [{ TQ1 [{TQ2}] }] " + rxOrderSupplement + " [ " + rxEncoded + " ]" +
 		" RXD [{PRT}] [{NTE}] {RXR} [{RXC}] [{CDO}] [{ OBX [{PRT}] [{NTE}] }] [{FT1}] }",
 	"RAS_O17": "MSH [{SFT}] [UAC] [{NTE}] [ PID [ PD1 [{PRT}] ] [{NTE}] [{AL1}] [ PV1 [PV2] [{PRT}] ] ]" +
-		" { ORC [{PRT}] [{ TQ1 [{TQ2}] }] " + rxOrder + " [ " + rxEncoded + " ]" +
+		" { ORC [{PRT}] [{ TQ1 [{TQ2}] }] " + rxOrderSupplement + " [ " + rxEncoded + " ]" +
 		" { {RXA} [{PRT}] RXR [{ OBX [{PRT}] [{NTE}] }] } [{CTI}] }",
 	"RGV_O15": "MSH [{SFT}] [UAC] [{NTE}] [ PID [{NTE}] [{AL1}] [ PV1 [PV2] [{PRT}] ] ]" +
-		" { ORC [{PRT}] [{ TQ1 [{TQ2}] }] " + rxOrder + " [ " + rxEncoded + " ]" +
+		" { ORC [{PRT}] [{ TQ1 [{TQ2}] }] " + rxOrderSupplement + " [ " + rxEncoded + " ]" +
 		" { RXG [{ TQ1 [{TQ2}] }] {RXR} [{RXC}] [{ [OBX] [{PRT}] [{NTE}] }] } }",
 	// VXU_V04: ORC was optional before v2.5; v2.8 added the person
 	// observations before the orders.

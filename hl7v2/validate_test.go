@@ -275,6 +275,44 @@ func TestValidateStructure(t *testing.T) {
 	}
 }
 
+// TestValidatePharmacyOrderDetail: in the dispense, give and
+// administration messages (RDS_O13, RGV_O15, RAS_O17) the order detail
+// RXO may stand alone, its routes and components being an optional
+// supplement; in RDE_O11 RXO needs its RXR.
+func TestValidatePharmacyOrderDetail(t *testing.T) {
+	// Synthetic segments.
+	msh := func(typ string) string { return "MSH|^~\\&|A|B|C|D|20260101||" + typ + "|1|P|2.5.1" }
+	const (
+		orc  = "ORC|RE|P1"
+		rxo  = "RXO|A^Drug^L|1||TAB^Tablet^HL70292"
+		rxr  = "RXR|PO^Oral^HL70162"
+		rxc  = "RXC|B|W^Water^L|100|mL^mL^UCUM"
+		note = "NTE|1||n"
+		rxd  = "RXD|1|A^Drug^L|20260101|1|TAB^Tablet^HL70292"
+		rxa  = "RXA|0|1|20260101|20260101|A^Drug^L|1|TAB^Tablet^HL70292"
+		rxg  = "RXG|1||||A^Drug^L"
+		rxe  = "RXE||A^Drug^L|1||TAB^Tablet^HL70292"
+	)
+	cases := []struct {
+		name string
+		segs []string
+		want []string // errors, as errorsOf writes them
+	}{
+		{"RDS RXO alone", []string{msh("RDS^O13^RDS_O13"), pid, orc, rxo, rxd, rxr}, nil},
+		{"RAS RXO alone", []string{msh("RAS^O17^RAS_O17"), pid, orc, rxo, rxa, rxr}, nil},
+		{"RGV RXO alone", []string{msh("RGV^O15^RGV_O15"), pid, orc, rxo, rxg, rxr}, nil},
+		{"RDS RXO with supplement", []string{msh("RDS^O13^RDS_O13"), pid, orc, rxo, note, rxr, rxc, note, rxd, rxr}, nil},
+		{"RDS RXC without RXR", []string{msh("RDS^O13^RDS_O13"), pid, orc, rxo, rxc, rxd, rxr}, []string{"100 RXC[1]"}},
+		// Without its RXR, the RXO cannot stay: it is reported out of place.
+		{"RDE RXO without RXR", []string{msh("RDE^O11^RDE_O11"), pid, orc, rxo, rxe, rxr}, []string{"100 RXO[1]"}},
+	}
+	for _, c := range cases {
+		if got := errorsOf(Validate(build(t, c.segs...), ValidateOptions{})); !slices.Equal(got, c.want) {
+			t.Errorf("%s: errors %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
 func TestValidateFields(t *testing.T) {
 	cases := []struct {
 		name string

@@ -217,6 +217,49 @@ func TestA40Merge(t *testing.T) {
 	}
 }
 
+// TestMRGPriorAccount checks that an A06 whose MRG-1 repeats the
+// patient's own identifier (only the account changes, MRG-3) converts
+// without merging the patient with itself, and that the same MRG in an
+// A40 is refused.
+func TestMRGPriorAccount(t *testing.T) {
+	a06 := goldenMessage(t, "adt_a06")
+	if !strings.Contains(a06, "\rMRG|MRN6^^^CITYHOSP&1.2.3.4.5&ISO^MR||OLDACC6") {
+		t.Fatal("adt_a06 no longer has MRG-1 = its own MRN")
+	}
+	var b struct {
+		Entry []struct {
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(convertString(t, a06, Options{}).Bundle, &b); err != nil {
+		t.Fatal(err)
+	}
+	patients := 0
+	for _, e := range b.Entry {
+		if e.Resource["resourceType"] == "Patient" {
+			patients++
+			if e.Resource["link"] != nil || e.Resource["active"] == false {
+				t.Errorf("A06 patient %v", e.Resource)
+			}
+		}
+	}
+	if patients != 1 {
+		t.Errorf("%d patients, want 1", patients)
+	}
+	// Synthetic: a merge of the patient into itself.
+	a40 := "MSH|^~\\&|REG|CITYHOSP|EHR|CITYHOSP|20260302090000||ADT^A40^ADT_A39|CTRL9|P|2.5.1\r" +
+		"EVN|A40|20260302090000\r" +
+		"PID|1||MRN100^^^CITYHOSP&1.2.3.4.5&ISO^MR||Testperson^Alma||19700214|F\r" +
+		"MRG|MRN100^^^CITYHOSP&1.2.3.4.5&ISO^MR\r"
+	m, err := hl7v2.Parse([]byte(a40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ToFHIR(context.Background(), m, Options{}); concord.ErrorCode(err) != concord.EINVALID {
+		t.Errorf("A40 into itself: %v, want EINVALID", err)
+	}
+}
+
 // testMapper maps one local code.
 type testMapper struct{}
 

@@ -185,7 +185,9 @@ func pd1Segment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 // link replaced-by the current patient (the PID's, the survivor), which
 // gets a link replaces. The source's record is written with the
 // identifiers MRG-1 gives and the name MRG-7 gives (its earlier versions
-// keep the rest of its content).
+// keep the rest of its content). Outside A34 and A40, an MRG without
+// MRG-1 or with the patient's own identifier there names a prior account
+// or visit only, and changes no Patient.
 func mrgSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	if c.Patient == nil {
 		return concord.Errorf(concord.EINVALID, "%s: MRG without a PID before it", c.Loc(seg, 1))
@@ -194,8 +196,9 @@ func mrgSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	for _, r := range repsOf(seg.Field(1)) {
 		ids = appendNonEmpty(ids, c.Identifier(r))
 	}
+	merge := c.Trigger == "A34" || c.Trigger == "A40"
 	if len(ids) == 0 {
-		if c.Trigger != "A34" && c.Trigger != "A40" {
+		if !merge {
 			return nil // A06, A07 …: MRG names a prior account or visit
 		}
 		return concord.Errorf(concord.EINVALID, "%s: no prior patient identifier", c.Loc(seg, 1))
@@ -203,6 +206,11 @@ func mrgSegment(ctx context.Context, c *Context, seg hl7v2.Segment) error {
 	key := ids[0].(map[string]any)
 	ts, tv := c.PatientKey()
 	if key["system"] == ts && key["value"] == tv {
+		if !merge {
+			// A06, A07 …: MRG-1 (required) repeats the patient's own
+			// identifier; only the account or visit (MRG-3, MRG-5) changes.
+			return nil
+		}
 		return concord.Errorf(concord.EINVALID, "%s: the prior identifier is the surviving patient's", c.Loc(seg, 1))
 	}
 	src, _ := c.Upsert("Patient", key)
