@@ -141,3 +141,39 @@ func equalJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// TestJSONStringsOutliveSource: strings read from a Doc are its own (no
+// allocation each, but not aliases of the caller's bytes either), so a
+// caller reusing its buffer afterwards does not change them; concurrent
+// readers of one Doc agree.
+func TestJSONStringsOutliveSource(t *testing.T) {
+	buf := []byte(`{"id":"syn-7","given":["Pat","Q\u00e9"],"n":12.5}`)
+	d, err := ParseJSON(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 8)
+	for range 8 {
+		go func() {
+			id, _ := d.Root().Get("id")
+			n, _ := d.Root().Get("n")
+			done <- id.String() + "/" + n.String()
+		}()
+	}
+	for range 8 {
+		if got := <-done; got != "syn-7/12.5" {
+			t.Fatalf("concurrent read %q", got)
+		}
+	}
+	id, _ := d.Root().Get("id")
+	s := id.String()
+	if allocs := testing.AllocsPerRun(100, func() { s = id.String() }); allocs != 0 {
+		t.Errorf("reading a string without escapes allocates %v times", allocs)
+	}
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	if s != "syn-7" {
+		t.Errorf("a string read before the caller reused its buffer changed to %q", s)
+	}
+}
