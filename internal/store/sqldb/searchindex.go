@@ -4,14 +4,14 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/concord-health/concord"
 )
 
 // indexTables are the search index tables, with the columns each row
 // adds after rtype and rid.
-var indexTables = []struct {
+var indexTables = [...]struct {
 	name string
 	cols []string
 }{
@@ -29,12 +29,11 @@ var indexTables = []struct {
 const rowsPerInsert = 32
 
 // insertSQL caches the INSERT statements by table and row count.
-var insertSQL sync.Map // string -> string
+var insertSQL [len(indexTables)][rowsPerInsert + 1]atomic.Pointer[string]
 
 func insertStatement(table int, n int) string {
-	key := strconv.Itoa(table) + ":" + strconv.Itoa(n)
-	if s, ok := insertSQL.Load(key); ok {
-		return s.(string)
+	if s := insertSQL[table][n].Load(); s != nil {
+		return *s
 	}
 	t := indexTables[table]
 	var b strings.Builder
@@ -54,7 +53,7 @@ func insertStatement(table int, n int) string {
 		b.WriteByte(')')
 	}
 	s := b.String()
-	insertSQL.Store(key, s)
+	insertSQL[table][n].Store(&s)
 	return s
 }
 
@@ -71,68 +70,51 @@ func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource, first ...
 	if x == nil || r.Deleted {
 		return t.later(stmts...)
 	}
-	var rows [][]any
-	add := func(vals ...any) { rows = append(rows, vals) }
-	flush := func(table int) error {
-		for len(rows) > 0 {
-			n := min(len(rows), rowsPerInsert)
-			args := make([]any, 0, n*(2+len(indexTables[table].cols)))
-			for _, row := range rows[:n] {
-				args = append(args, r.Type, r.ID)
-				args = append(args, row...)
+	// Each table's rows go out in multi-row INSERTs of up to
+	// rowsPerInsert rows, their arguments appended straight into one
+	// slice per statement (the type and id boxed once).
+	rt, ri := any(r.Type), any(r.ID)
+	emit := func(table, n int, row func(i int, args []any) []any) {
+		for lo := 0; lo < n; lo += rowsPerInsert {
+			k := min(n-lo, rowsPerInsert)
+			args := make([]any, 0, k*(2+len(indexTables[table].cols)))
+			for i := lo; i < lo+k; i++ {
+				args = row(i, append(args, rt, ri))
 			}
-			stmts = append(stmts, Stmt{insertStatement(table, n), args})
-			rows = rows[n:]
+			stmts = append(stmts, Stmt{insertStatement(table, k), args})
 		}
-		return nil
 	}
-	for _, v := range x.Strings {
-		add(v.Param, v.Norm, v.Exact)
-	}
-	if err := flush(0); err != nil {
-		return err
-	}
-	for _, v := range x.Tokens {
-		add(v.Param, v.System, v.Code, v.Text)
-	}
-	if err := flush(1); err != nil {
-		return err
-	}
-	for _, v := range x.Dates {
-		add(v.Param, v.Lo, v.Hi)
-	}
-	if err := flush(2); err != nil {
-		return err
-	}
-	for _, v := range x.Numbers {
-		add(v.Param, v.Value)
-	}
-	if err := flush(3); err != nil {
-		return err
-	}
-	for _, v := range x.Quantities {
-		add(v.Param, v.System, v.Code, v.Value, v.CanonCode, v.CanonValue)
-	}
-	if err := flush(4); err != nil {
-		return err
-	}
-	for _, v := range x.Refs {
-		add(v.Param, v.Type, v.ID, v.URL)
-	}
-	if err := flush(5); err != nil {
-		return err
-	}
-	for _, v := range x.URIs {
-		add(v.Param, v.URI)
-	}
-	if err := flush(6); err != nil {
-		return err
-	}
-	for _, v := range x.Composites {
-		add(v.Param, v.ASystem, v.ACode, v.BSystem, v.BCode, v.BLo, v.BHi)
-	}
-	if err := flush(7); err != nil {
-		return err
-	}
+	emit(0, len(x.Strings), func(i int, a []any) []any {
+		v := &x.Strings[i]
+		return append(a, v.Param, v.Norm, v.Exact)
+	})
+	emit(1, len(x.Tokens), func(i int, a []any) []any {
+		v := &x.Tokens[i]
+		return append(a, v.Param, v.System, v.Code, v.Text)
+	})
+	emit(2, len(x.Dates), func(i int, a []any) []any {
+		v := &x.Dates[i]
+		return append(a, v.Param, v.Lo, v.Hi)
+	})
+	emit(3, len(x.Numbers), func(i int, a []any) []any {
+		v := &x.Numbers[i]
+		return append(a, v.Param, v.Value)
+	})
+	emit(4, len(x.Quantities), func(i int, a []any) []any {
+		v := &x.Quantities[i]
+		return append(a, v.Param, v.System, v.Code, v.Value, v.CanonCode, v.CanonValue)
+	})
+	emit(5, len(x.Refs), func(i int, a []any) []any {
+		v := &x.Refs[i]
+		return append(a, v.Param, v.Type, v.ID, v.URL)
+	})
+	emit(6, len(x.URIs), func(i int, a []any) []any {
+		v := &x.URIs[i]
+		return append(a, v.Param, v.URI)
+	})
+	emit(7, len(x.Composites), func(i int, a []any) []any {
+		v := &x.Composites[i]
+		return append(a, v.Param, v.ASystem, v.ACode, v.BSystem, v.BCode, v.BLo, v.BHi)
+	})
 	return t.later(stmts...)
 }
