@@ -436,7 +436,7 @@ func appendElement(e *env, obj JSONRef, key string, d *fhir.ElementDef, typeCode
 	val, hasVal := obj.Get(key)
 	ext, hasExt := JSONRef{}, false
 	if typeCode == "" || isPrimitiveCode(typeCode) {
-		ext, hasExt = obj.Get("_" + key)
+		ext, hasExt = obj.getExtension(key)
 	}
 	if !hasVal && !hasExt {
 		return out, nil

@@ -324,6 +324,29 @@ func (r JSONRef) Get(name string) (JSONRef, bool) {
 	return JSONRef{}, false
 }
 
+// getExtension returns the member "_"+name of an object (a primitive's
+// id and extensions), without building that name.
+func (r JSONRef) getExtension(name string) (JSONRef, bool) {
+	nd := &r.doc.nodes[r.n]
+	if nd.kind != JSONObject {
+		return JSONRef{}, false
+	}
+	i := r.n + 1
+	for range nd.count {
+		key := &r.doc.nodes[i]
+		raw := r.doc.src[key.start:key.end]
+		if key.escaped {
+			if unescapeJSON(raw) == "_"+name {
+				return JSONRef{doc: r.doc, n: i + 1}, true
+			}
+		} else if len(raw) == len(name)+1 && raw[0] == '_' && string(raw[1:]) == name {
+			return JSONRef{doc: r.doc, n: i + 1}, true
+		}
+		i = r.doc.nodes[i+1].next
+	}
+	return JSONRef{}, false
+}
+
 // Each calls fn with each element of an array, or each member (name and
 // value) of an object, in order, until fn returns false.
 func (r JSONRef) Each(fn func(name string, v JSONRef) bool) {

@@ -18,6 +18,7 @@ package validate
 import (
 	"context"
 	"strconv"
+	"sync"
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/fhirpath"
@@ -61,12 +62,23 @@ func Resource(ctx context.Context, doc *fhirpath.Doc) []concord.Issue {
 // At validates the resource at r (a JSON object with a resourceType).
 // ctx bounds the evaluation of invariants in time.
 func At(ctx context.Context, r fhirpath.JSONRef) []concord.Issue {
-	v := &validator{ctx: ctx, budget: InvariantSteps + int(InvariantStepsPerByte*float64(len(r.JSON())))}
+	v := validators.Get().(*validator)
+	*v = validator{ctx: ctx, budget: InvariantSteps + int(InvariantStepsPerByte*float64(len(r.JSON()))),
+		path: v.path[:0], scratch: v.scratch[:0]}
 	v.opt.Context = ctx
 	v.opt.Spent = &v.steps
 	v.resource(r, false)
-	return v.result()
+	out := v.result()
+	// Keep only the buffers (path, scratch: cleared after each object)
+	// for the next resource; the issues belong to the caller.
+	*v = validator{path: v.path[:0], scratch: v.scratch[:0]}
+	validators.Put(v)
+	return out
 }
+
+// validators keeps walkers between resources, so that their path and
+// member buffers are reused.
+var validators = sync.Pool{New: func() any { return new(validator) }}
 
 // HasErrors tells whether any issue makes the resource invalid.
 func HasErrors(issues []concord.Issue) bool {

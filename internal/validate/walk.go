@@ -144,7 +144,11 @@ func (v *validator) object(obj fhirpath.JSONRef, def *fhir.ElementDef, typ *fhir
 		return
 	}
 	depth := len(v.scratch)
-	v.scratch = append(v.scratch, nil)
+	if depth < cap(v.scratch) {
+		v.scratch = v.scratch[:depth+1] // the slice this depth used before
+	} else {
+		v.scratch = append(v.scratch, nil)
+	}
 	ms := v.gather(obj, isResource, v.scratch[depth][:0])
 	for i := range ms {
 		v.member(&ms[i], def, typ)
@@ -295,21 +299,21 @@ func (v *validator) member(m *member, def *fhir.ElementDef, typ *fhir.TypeDef) {
 // array checks a repeating element: a non-empty JSON array, aligned with
 // its twin, nulls only where the twin has the item.
 func (v *validator) array(m *member, c *fhir.ElementDef, et elemType) {
-	for _, side := range []struct {
-		has bool
-		r   fhirpath.JSONRef
-		key string
-	}{{m.hasVal, m.val, m.name}, {m.hasExt, m.ext, "_" + m.name}} {
+	for _, side := range [2]struct {
+		has    bool
+		r      fhirpath.JSONRef
+		prefix string // "_" for the primitive's id and extensions
+	}{{m.hasVal, m.val, ""}, {m.hasExt, m.ext, "_"}} {
 		if !side.has {
 			continue
 		}
 		if side.r.Kind() != fhirpath.JSONArray {
-			v.errorf(CodeStructure, "%s repeats: %s must be a JSON array", c.Path, side.key)
+			v.errorf(CodeStructure, "%s repeats: %s%s must be a JSON array", c.Path, side.prefix, m.name)
 			m.count = 1 // given, though wrongly: not also "required"
 			return
 		}
 		if side.r.Len() == 0 {
-			v.errorf(CodeStructure, "%s is an empty array (leave the element out)", side.key)
+			v.errorf(CodeStructure, "%s%s is an empty array (leave the element out)", side.prefix, m.name)
 			return
 		}
 	}
