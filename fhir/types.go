@@ -80,6 +80,9 @@ type TypeRef struct {
 	// Code is a type name, or for the value of a primitive, a FHIRPath
 	// System type such as System.String.
 	Code string
+	// ChoiceName, for a type of a choice element, is the JSON name of the
+	// element in that type (valueQuantity for Quantity in value[x]).
+	ChoiceName string
 	// Targets are the resource types a Reference may point to, or the
 	// types a canonical may name; empty means any.
 	Targets []string
@@ -141,7 +144,7 @@ func linkType(dt *defs.Type, constraints []*Constraint) *TypeDef {
 		if len(de.Types) > 0 {
 			e.Types = make([]TypeRef, len(de.Types))
 			for k, tr := range de.Types {
-				e.Types[k] = TypeRef(tr)
+				e.Types[k] = TypeRef{Code: tr.Code, Targets: tr.Targets, Profiles: tr.Profiles}
 			}
 		}
 		if len(de.Constraints) > 0 {
@@ -174,9 +177,10 @@ func linkType(dt *defs.Type, constraints []*Constraint) *TypeDef {
 		e.children = make(map[string]childRef, len(e.Children))
 		for _, c := range e.Children {
 			if base, ok := strings.CutSuffix(c.Name, "[x]"); ok {
-				for _, tr := range c.Types {
+				for i, tr := range c.Types {
 					name := base + strings.ToUpper(tr.Code[:1]) + tr.Code[1:]
 					e.children[name] = childRef{def: c, typ: tr.Code}
+					c.Types[i].ChoiceName = name
 				}
 				e.children[base] = childRef{def: c}
 				e.children[c.Name] = childRef{def: c}

@@ -139,6 +139,14 @@ func TestElements(t *testing.T) {
 	if !slices.Equal(codes, want) {
 		t.Errorf("Observation.value[x] types %v, want %v", codes, want)
 	}
+	var choiceNames []string
+	for _, tr := range v.Types {
+		choiceNames = append(choiceNames, tr.ChoiceName)
+	}
+	if want := []string{"valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean", "valueInteger", "valueRange",
+		"valueRatio", "valueSampledData", "valueTime", "valueDateTime", "valuePeriod"}; !slices.Equal(choiceNames, want) {
+		t.Errorf("Observation.value[x] JSON names %v, want %v", choiceNames, want)
+	}
 	if !v.IsChoice() || v.Min != 0 || v.Max != 1 || !v.IsSummary {
 		t.Errorf("Observation.value[x]: choice %v %d..%d summary %v", v.IsChoice(), v.Min, v.Max, v.IsSummary)
 	}

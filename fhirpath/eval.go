@@ -419,7 +419,10 @@ func childrenOf(e *env, obj JSONRef, typ *fhir.TypeDef, name string, out Collect
 		// value: every value[x] present, typed by its name.
 		base := strings.TrimSuffix(d.Name, "[x]")
 		for _, t := range d.Types {
-			key := base + strings.ToUpper(t.Code[:1]) + t.Code[1:]
+			key := t.ChoiceName
+			if key == "" {
+				key = base + strings.ToUpper(t.Code[:1]) + t.Code[1:]
+			}
 			var err error
 			if out, err = appendElement(e, obj, key, d, t.Code, out); err != nil {
 				return nil, err
