@@ -45,7 +45,7 @@ func IndexAt(ctx context.Context, root fhirpath.JSONRef, refType func(ref string
 		return nil, concord.Errorf(concord.EINVALID, "%v", err)
 	}
 	x := &concord.SearchIndex{}
-	b := builder{x: x, seen: map[string]bool{}}
+	b := builder{x: x, seen: map[rowKey]bool{}}
 	opt := &fhirpath.Options{Context: ctx, Resolver: typeResolver{refType}, MaxSteps: maxIndexSteps}
 	for _, c := range paramsOf(typ) {
 		out, err := c.x.EvaluateOn(input, input, opt)
@@ -67,11 +67,21 @@ func IndexAt(ctx context.Context, root fhirpath.JSONRef, refType func(ref string
 // builder collects index rows, each once.
 type builder struct {
 	x    *concord.SearchIndex
-	seen map[string]bool
+	seen map[rowKey]bool
 }
 
-func (b *builder) once(parts ...string) bool {
-	k := strings.Join(parts, "\x00")
+// rowKey identifies an index row: its kind (s string, t token, d date,
+// r reference, n number, u uri, q quantity, c composite), parameter and
+// values, in the fields each kind uses.
+type rowKey struct {
+	kind           byte
+	param          string
+	s1, s2, s3, s4 string
+	i1, i2         int64
+	f1, f2         float64
+}
+
+func (b *builder) once(k rowKey) bool {
 	if b.seen[k] {
 		return false
 	}
@@ -85,7 +95,7 @@ func (b *builder) str(param, s string) {
 	}
 	n := Normalize(s)
 	e := cut(s, maxKey)
-	if b.once("s", param, e) {
+	if b.once(rowKey{kind: 's', param: param, s1: e}) {
 		b.x.Strings = append(b.x.Strings, concord.IndexString{Param: param, Norm: n, Exact: e})
 	}
 }
@@ -96,19 +106,19 @@ func (b *builder) token(param, system, code, text string) {
 		return
 	}
 	t := Normalize(text)
-	if b.once("t", param, system, code, t) {
+	if b.once(rowKey{kind: 't', param: param, s1: system, s2: code, s3: t}) {
 		b.x.Tokens = append(b.x.Tokens, concord.IndexToken{Param: param, System: system, Code: code, Text: t})
 	}
 }
 
 func (b *builder) date(param string, lo, hi int64) {
-	if b.once("d", param, strconv.FormatInt(lo, 10), strconv.FormatInt(hi, 10)) {
+	if b.once(rowKey{kind: 'd', param: param, i1: lo, i2: hi}) {
 		b.x.Dates = append(b.x.Dates, concord.IndexDate{Param: param, Lo: lo, Hi: hi})
 	}
 }
 
 func (b *builder) ref(param, typ, id, url string) {
-	if b.once("r", param, typ, id, url) {
+	if b.once(rowKey{kind: 'r', param: param, s1: typ, s2: id, s3: url}) {
 		b.x.Refs = append(b.x.Refs, concord.IndexRef{Param: param, Type: typ, ID: id, URL: cut(url, maxKey)})
 	}
 }
@@ -240,7 +250,7 @@ func (b *builder) add(param, kind string, v fhirpath.Value) {
 		}
 	case fhir.SearchNumber:
 		if f, err := strconv.ParseFloat(numberText(v), 64); err == nil && !math.IsInf(f, 0) {
-			if b.once("n", param, strconv.FormatFloat(f, 'g', -1, 64)) {
+			if b.once(rowKey{kind: 'n', param: param, f1: f}) {
 				b.x.Numbers = append(b.x.Numbers, concord.IndexNumber{Param: param, Value: f})
 			}
 		}
@@ -275,7 +285,7 @@ func (b *builder) add(param, kind string, v fhirpath.Value) {
 	case fhir.SearchURI:
 		if s := v.String(); s != "" {
 			s = cut(s, maxKey)
-			if b.once("u", param, s) {
+			if b.once(rowKey{kind: 'u', param: param, s1: s}) {
 				b.x.URIs = append(b.x.URIs, concord.IndexURI{Param: param, URI: s})
 			}
 		}
@@ -309,7 +319,7 @@ func (b *builder) quantity(param string, v fhirpath.Value) {
 			q.CanonCode, q.CanonValue = key, cv
 		}
 	}
-	if b.once("q", param, q.System, q.Code, strconv.FormatFloat(f, 'g', -1, 64)) {
+	if b.once(rowKey{kind: 'q', param: param, s1: q.System, s2: q.Code, f1: f}) {
 		b.x.Quantities = append(b.x.Quantities, q)
 	}
 }
@@ -327,11 +337,11 @@ func (b *builder) composite(c compiled, v fhirpath.Value, root fhirpath.Collecti
 	}
 	// Each part indexed on its own, into a scratch index.
 	var as, bs concord.SearchIndex
-	ab := builder{x: &as, seen: map[string]bool{}}
+	ab := builder{x: &as, seen: map[rowKey]bool{}}
 	for _, x := range first {
 		ab.add("a", fhir.SearchToken, x)
 	}
-	bb := builder{x: &bs, seen: map[string]bool{}}
+	bb := builder{x: &bs, seen: map[rowKey]bool{}}
 	for _, x := range second {
 		bb.add("b", c.kinds[1], x)
 	}
@@ -363,7 +373,7 @@ func (b *builder) composite(c compiled, v fhirpath.Value, root fhirpath.Collecti
 		}
 		for _, p := range parts {
 			p.Param, p.ASystem, p.ACode = c.p.Code, a.System, a.Code
-			if b.once("c", p.Param, p.ASystem, p.ACode, p.BSystem, p.BCode, strconv.FormatFloat(p.BLo, 'g', -1, 64), strconv.FormatFloat(p.BHi, 'g', -1, 64)) {
+			if b.once(rowKey{kind: 'c', param: p.Param, s1: p.ASystem, s2: p.ACode, s3: p.BSystem, s4: p.BCode, f1: p.BLo, f2: p.BHi}) {
 				b.x.Composites = append(b.x.Composites, p)
 			}
 		}
@@ -399,9 +409,13 @@ func ParseReference(ref string) (typ, id, url string) {
 	if i := strings.Index(path, "/_history/"); i >= 0 {
 		path = path[:i]
 	}
-	segs := strings.Split(path, "/")
-	if n := len(segs); n >= 2 && fhir.IsResource(segs[n-2]) && concord.IsFHIRID(segs[n-1]) {
-		typ, id = segs[n-2], segs[n-1]
+	// The last two segments, Type/id.
+	if i := strings.LastIndexByte(path, '/'); i > 0 {
+		last, rest := path[i+1:], path[:i]
+		prev := rest[strings.LastIndexByte(rest, '/')+1:]
+		if fhir.IsResource(prev) && concord.IsFHIRID(last) {
+			typ, id = prev, last
+		}
 	}
 	if abs {
 		url = ref

@@ -171,3 +171,25 @@ func TestIndexSynthea(t *testing.T) {
 		t.Fatalf("%d resources gave %d rows", n, rows)
 	}
 }
+
+func TestParseReference(t *testing.T) {
+	for _, c := range []struct{ ref, typ, id, url string }{
+		{"Patient/123", "Patient", "123", ""},
+		{"Patient/123/_history/2", "Patient", "123", ""},
+		{"http://example.org/fhir/Observation/o-1", "Observation", "o-1", "http://example.org/fhir/Observation/o-1"},
+		{"http://example.org/fhir/Observation/o-1/_history/4", "Observation", "o-1", "http://example.org/fhir/Observation/o-1/_history/4"},
+		{"/Patient/1", "Patient", "1", ""},
+		{"urn:uuid:9d3f2c1e-0000-4000-8000-000000000001", "", "", "urn:uuid:9d3f2c1e-0000-4000-8000-000000000001"},
+		{"#contained-1", "", "", ""},
+		{"Patient", "", "", ""},
+		{"/1", "", "", ""},
+		{"Unknown/1", "", "", ""},
+		{"Patient/not an id", "", "", ""},
+		{"", "", "", ""},
+	} {
+		typ, id, url := ParseReference(c.ref)
+		if typ != c.typ || id != c.id || url != c.url {
+			t.Errorf("%q: %q %q %q, want %q %q %q", c.ref, typ, id, url, c.typ, c.id, c.url)
+		}
+	}
+}
