@@ -100,6 +100,13 @@ func Register(r Router, store concord.Store, opt Options) {
 			r.Handle("GET /fhir/"+c+"/{id}/"+t, access, a.compartmented(t, a.compartmentSearch(c)))
 		}
 	}
+	// $everything: the route needs read and search on the owner's type;
+	// each type it returns is checked against the caller's scopes.
+	for _, c := range []string{fhir.CompartmentPatient, fhir.CompartmentEncounter} {
+		access := concord.Access{Action: concord.Action{ResourceType: c, Ops: concord.OpRead | concord.OpSearch}, Audit: concord.AuditRead}
+		r.Handle("GET /fhir/"+c+"/{id}/$everything", access, a.compartmented(c, a.everything))
+		r.Handle("POST /fhir/"+c+"/{id}/$everything", access, a.compartmented(c, a.everything))
+	}
 }
 
 // compartmented is typed for the interactions that limit a
