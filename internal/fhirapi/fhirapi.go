@@ -64,6 +64,11 @@ func Register(r Router, store concord.Store, opt Options) {
 	// A patient-context caller may send a Bundle of reads (see process).
 	r.Handle("POST /fhir", bundle, a.compartmented("", a.bundle))
 	r.Handle("POST /fhir/{$}", bundle, a.compartmented("", a.bundle))
+	// $import writes any type: the route needs write scopes on every
+	// type, and each resource is authorised (and audited) on its own.
+	r.Handle("POST /fhir/$import", concord.Access{
+		Action: concord.Action{ResourceType: "*", Ops: concord.OpCreate | concord.OpUpdate}, Object: "fhir/$import",
+	}, a.typed("", a.importNDJSON))
 	// The system history spans every type: only a wildcard scope reads it.
 	r.Handle("GET /fhir/_history", concord.Access{
 		Action: concord.Action{ResourceType: "*", Ops: concord.OpRead | concord.OpSearch}, Audit: concord.AuditRead,
