@@ -297,10 +297,20 @@ func (e *everythingRun) allowed(typ string, ops concord.Ops) bool {
 }
 
 // memberTypes are the types of the owner's compartment the request
-// returns, the owner's own type first, then by name.
-func (e *everythingRun) memberTypes() []string {
+// returns, the owner's own type first, then by name: those of the
+// compartment's types that hold a reference to the owner (one query
+// finds them; each member type then takes one), asked for and allowed.
+func (e *everythingRun) memberTypes(ctx context.Context) ([]string, error) {
 	if e.types != nil {
-		return e.types
+		return e.types, nil
+	}
+	referring, err := e.a.store.ReferencedBy(ctx, "", "", []concord.Ref{e.owner})
+	if err != nil {
+		return nil, err
+	}
+	present := map[string]bool{e.owner.Type: true}
+	for _, r := range referring {
+		present[r.Type] = true
 	}
 	all := slices.Clone(fhir.CompartmentTypes(e.owner.Type))
 	for t := range everythingExtra[e.owner.Type] {
@@ -308,8 +318,8 @@ func (e *everythingRun) memberTypes() []string {
 			all = append(all, t)
 		}
 	}
+	all = slices.DeleteFunc(all, func(t string) bool { return t == e.owner.Type || !present[t] })
 	slices.Sort(all)
-	all = slices.DeleteFunc(all, func(t string) bool { return t == e.owner.Type })
 	all = append([]string{e.owner.Type}, all...)
 	e.types = []string{}
 	for _, t := range all {
@@ -317,7 +327,26 @@ func (e *everythingRun) memberTypes() []string {
 			e.types = append(e.types, t)
 		}
 	}
-	return e.types
+	return e.types, nil
+}
+
+// start is the index in types of the type a page starts with, and the
+// offset within it: the cursor's type, or when it holds no members any
+// more, the next type in order.
+func (e *everythingRun) start(types []string) (int, int) {
+	at := e.req.at
+	if at.typ == "" {
+		return 0, 0
+	}
+	for i, t := range types {
+		switch {
+		case t == at.typ:
+			return i, at.offset
+		case i > 0 && t > at.typ && at.typ != e.owner.Type:
+			return i, 0
+		}
+	}
+	return len(types), 0
 }
 
 // query is the search for members of typ: in the owner's compartment,
@@ -355,14 +384,11 @@ func (e *everythingRun) query(typ string) (*concord.SearchQuery, error) {
 // type whose page fills takes one more for the next cursor, and the
 // types after it a one-row probe each until one has members).
 func (e *everythingRun) page(ctx context.Context) ([]*concord.Resource, *everythingCursor, error) {
-	types := e.memberTypes()
-	first := 0
-	if e.req.at.typ != "" {
-		first = slices.Index(types, e.req.at.typ)
-		if first < 0 {
-			return nil, nil, concord.Errorf(concord.EINVALID, "_cursor %s:%d is not one this server wrote for this request", e.req.at.typ, e.req.at.offset)
-		}
+	types, err := e.memberTypes(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
+	first, offset := e.start(types)
 	var out []*concord.Resource
 	remaining := e.req.count
 	for i := first; i < len(types); i++ {
@@ -371,7 +397,7 @@ func (e *everythingRun) page(ctx context.Context) ([]*concord.Resource, *everyth
 			return nil, nil, err
 		}
 		if i == first {
-			q.Offset = e.req.at.offset
+			q.Offset = offset
 		}
 		if remaining == 0 {
 			// The page is full: is there anything further on?
@@ -390,15 +416,21 @@ func (e *everythingRun) page(ctx context.Context) ([]*concord.Resource, *everyth
 		if err != nil {
 			return nil, nil, err
 		}
-		got, err = e.keepVisible(ctx, types[i], got)
-		if err != nil {
+		more := len(got) > remaining
+		if more {
+			got = got[:remaining]
+		}
+		// The cursor counts the members as stored; what a caller may not
+		// see is dropped after (the page is then shorter).
+		taken := len(got)
+		if got, err = e.keepVisible(ctx, types[i], got); err != nil {
 			return nil, nil, err
 		}
-		if len(got) > remaining {
-			return append(out, got[:remaining]...), &everythingCursor{typ: types[i], offset: q.Offset + remaining}, nil
-		}
 		out = append(out, got...)
-		remaining -= len(got)
+		if more {
+			return out, &everythingCursor{typ: types[i], offset: q.Offset + taken}, nil
+		}
+		remaining -= taken
 	}
 	return out, nil, nil
 }

@@ -5,17 +5,24 @@ import (
 	"net/http/httptest"
 	"slices"
 	"testing"
+
+	"github.com/concord-health/concord"
 )
 
 // BenchmarkPatientEverything measures GET /fhir/Patient/{id}/$everything
 // through the routes (the guard stood in by guardRouter, no HTTP) with one
-// client, on SQLite, for the shared Synthea patient whose bundle is
-// closest to 300 resources (every bundle loaded: the store also holds the
-// other 29 patients). For comparison, Blaze 15.7 ms p50 with 1 client.
+// client, on SQLite and (with CONCORD_TEST_POSTGRES) PostgreSQL, for the
+// shared Synthea patient whose bundle is closest to 300 resources (every
+// bundle loaded: the store also holds the other 29 patients). For
+// comparison, Blaze 15.7 ms p50 with 1 client.
 //
 //	go test ./internal/fhirapi -run '^$' -bench BenchmarkPatientEverything -benchtime 10s
 func BenchmarkPatientEverything(b *testing.B) {
-	st := openSQLite(b)
+	b.Run("sqlite", func(b *testing.B) { benchPatientEverything(b, openSQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { benchPatientEverything(b, openPostgres(b)) })
+}
+
+func benchPatientEverything(b *testing.B, st concord.Store) {
 	patients := loadSynthea(b, st, 0)
 	sp := slices.MinFunc(patients, func(x, y loadedPatient) int {
 		return abs(len(x.refs)-300) - abs(len(y.refs)-300)

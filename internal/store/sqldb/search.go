@@ -585,13 +585,17 @@ func (s *Store) References(ctx context.Context, typ, param string, ids []string)
 	return out, nil
 }
 
-// ReferencedBy returns the resources of a type that refer to targets.
+// ReferencedBy returns the resources of a type (or of any type, when typ
+// is empty) that refer to targets.
 func (s *Store) ReferencedBy(ctx context.Context, typ, param string, targets []concord.Ref) ([]concord.Ref, error) {
 	var out []concord.Ref
 	for len(targets) > 0 {
 		n := min(len(targets), maxRefsPerQuery)
 		var q query
-		cond := "rtype = " + q.arg(typ)
+		cond := "1 = 1"
+		if typ != "" {
+			cond = "rtype = " + q.arg(typ)
+		}
 		if param != "" {
 			cond += " AND param = " + q.arg(param)
 		}

@@ -222,6 +222,15 @@ func testSearch(t *testing.T, f *Fixture) {
 	if len(back) != 2 {
 		t.Errorf("ReferencedBy: %v", back)
 	}
+	// Of any type: the RiskAssessment too.
+	back, err = s.ReferencedBy(ctx, "", "", []concord.Ref{{Type: "Patient", ID: "p1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(back, func(a, b concord.Ref) int { return strings.Compare(a.Type+"/"+a.ID, b.Type+"/"+b.ID) })
+	if want := []concord.Ref{{Type: "Observation", ID: "o1"}, {Type: "Observation", ID: "o3"}, {Type: "RiskAssessment", ID: "r1"}}; !slices.Equal(back, want) {
+		t.Errorf("ReferencedBy any type: %v, want %v", back, want)
+	}
 	got, err := s.Resources(ctx, []concord.Ref{{Type: "Patient", ID: "p1"}, {Type: "Practitioner", ID: "dr2"}, {Type: "Patient", ID: "nope"}})
 	if err != nil || len(got) != 2 {
 		t.Errorf("Resources: %d, %v", len(got), err)
