@@ -94,7 +94,12 @@ func (a *api) everything(w http.ResponseWriter, r *http.Request, typ string) {
 		httperr.Write(w, r, tooCostly(ctx, err))
 		return
 	}
-	included, err := run.includes(ctx, members)
+	sources, err := run.unreturned(ctx)
+	if err != nil {
+		httperr.Write(w, r, tooCostly(ctx, err))
+		return
+	}
+	included, err := run.includes(ctx, members, sources)
 	if err != nil {
 		httperr.Write(w, r, tooCostly(ctx, err))
 		return
@@ -259,8 +264,9 @@ type everythingRun struct {
 	// left are the types left out because the caller's scopes do not
 	// allow them.
 	left []string
-	// types caches memberTypes.
-	types []string
+	// types caches memberTypes; present are the compartment's types that
+	// refer to the owner, whether asked for and allowed or not.
+	types, present []string
 }
 
 // findPatient finds whose data the request is about.
@@ -321,6 +327,7 @@ func (e *everythingRun) memberTypes(ctx context.Context) ([]string, error) {
 	all = slices.DeleteFunc(all, func(t string) bool { return t == e.owner.Type || !present[t] })
 	slices.Sort(all)
 	all = append([]string{e.owner.Type}, all...)
+	e.present = all
 	e.types = []string{}
 	for _, t := range all {
 		if e.allowed(t, concord.OpSearch) {
@@ -487,13 +494,17 @@ func (a *api) matchingIDs(ctx context.Context, typ string, ids []string, where [
 // compartment. Another patient's data is never added; a Patient's own
 // members are matches on their own page. Patient-context callers get
 // only what their compartment holds.
-func (e *everythingRun) includes(ctx context.Context, members []*concord.Resource) ([]*concord.Resource, error) {
+//
+// sources are more members to follow references from, not returned
+// themselves (see unreturned).
+func (e *everythingRun) includes(ctx context.Context, members, sources []*concord.Resource) ([]*concord.Resource, error) {
 	seen := map[concord.Ref]bool{e.owner: true}
-	for _, r := range members {
+	frontier := append(slices.Clone(members), sources...)
+	for _, r := range frontier {
 		seen[concord.Ref{Type: r.Type, ID: r.ID}] = true
 	}
+	limit := len(seen) + maxIncluded
 	var out []*concord.Resource
-	frontier := members
 	for round := 0; round < everythingRounds && len(frontier) > 0; round++ {
 		byType := map[string][]string{}
 		for _, r := range frontier {
@@ -513,7 +524,7 @@ func (e *everythingRun) includes(ctx context.Context, members []*concord.Resourc
 				return nil, err
 			}
 			for _, ref := range refs {
-				if seen[ref] || len(seen) >= len(members)+maxIncluded || !fhir.IsResource(ref.Type) {
+				if seen[ref] || len(seen) >= limit || !fhir.IsResource(ref.Type) {
 					continue
 				}
 				seen[ref] = true
@@ -543,6 +554,62 @@ func (e *everythingRun) includes(ctx context.Context, members []*concord.Resourc
 		}
 		out = append(out, got...)
 		frontier = got
+	}
+	return out, nil
+}
+
+// maxUnreturned caps the members unreturned reads.
+const maxUnreturned = 10_000
+
+// unreturned returns, on the first page of a request whose _type names
+// types that are not members (Practitioner, Medication, …), the members
+// of the types _type leaves out: what those refer to is asked for too
+// (_type=Medication gives the Medications the patient's
+// MedicationRequests name). Nil otherwise. At most maxUnreturned.
+func (e *everythingRun) unreturned(ctx context.Context) ([]*concord.Resource, error) {
+	if e.req.types == nil || e.req.at.typ != "" {
+		return nil, nil
+	}
+	if _, err := e.memberTypes(ctx); err != nil {
+		return nil, err
+	}
+	referenced := false
+	for t := range e.req.types {
+		if !slices.Contains(fhir.CompartmentTypes(e.owner.Type), t) && everythingExtra[e.owner.Type][t] == nil {
+			referenced = true
+		}
+	}
+	if !referenced {
+		return nil, nil
+	}
+	var out []*concord.Resource
+	for _, t := range e.present {
+		if e.req.types[t] {
+			continue
+		}
+		if _, err := concord.Authorize(e.p, concord.Action{ResourceType: t, Ops: concord.OpSearch, Patient: e.patient}); err != nil {
+			continue // not the caller's to see, so not to follow either
+		}
+		q, err := e.query(t)
+		if err != nil {
+			return nil, err
+		}
+		for len(out) < maxUnreturned {
+			q.Count = min(everythingPage, maxUnreturned-len(out))
+			got, _, err := e.a.store.Search(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			raw := len(got)
+			if got, err = e.keepVisible(ctx, t, got); err != nil {
+				return nil, err
+			}
+			out = append(out, got...)
+			if raw < q.Count {
+				break
+			}
+			q.Offset += q.Count
+		}
 	}
 	return out, nil
 }

@@ -310,6 +310,20 @@ func TestPatientEverythingType(t *testing.T) {
 	if counts["Patient"] != 1 || counts["Encounter"] != sp.types["Encounter"] || counts["Organization"] == 0 || len(counts) != 3 {
 		t.Errorf("_type=Patient,Encounter,Organization: %v (bundle %v)", counts, sp.types)
 	}
+	// Referenced types alone: found through the members not returned.
+	ids, _, _ = s.everything("/fhir/Patient/" + sp.patient + "/$everything?_type=Practitioner,Organization")
+	var want, got []string
+	for ref := range sp.refs {
+		if strings.HasPrefix(ref, "Practitioner/") || strings.HasPrefix(ref, "Organization/") {
+			want = append(want, ref)
+		}
+	}
+	got = append(got, ids["include"]...)
+	slices.Sort(want)
+	slices.Sort(got)
+	if len(ids["match"]) != 0 || len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("_type=Practitioner,Organization: %v, want %v as includes", ids, want)
+	}
 	if status, body := s.do("GET", "/fhir/Patient/"+sp.patient+"/$everything?_type=Nonsense", "", ""); status != 400 {
 		t.Errorf("_type=Nonsense: %d %s", status, body)
 	}
