@@ -349,7 +349,7 @@ func (e *everythingRun) start(types []string) (int, int) {
 		switch {
 		case t == at.typ:
 			return i, at.offset
-		case i > 0 && t > at.typ && at.typ != e.owner.Type:
+		case at.typ == e.owner.Type || (t != e.owner.Type && t > at.typ):
 			return i, 0
 		}
 	}

@@ -380,6 +380,12 @@ func TestPatientEverythingPaging(t *testing.T) {
 			t.Errorf("_count=%d: %d pages, want %d", n, pages, want)
 		}
 	}
+	// Without the owner's type, paged the same.
+	one, _, _ := s.everything("/fhir/Patient/" + sp.patient + "/$everything?_type=Observation,Condition,Encounter")
+	paged, _, _ := s.everything("/fhir/Patient/" + sp.patient + "/$everything?_type=Observation,Condition,Encounter&_count=7")
+	if len(one["match"]) == 0 || !slices.Equal(one["match"], paged["match"]) {
+		t.Errorf("_type without Patient, _count=7: %d matches paged, %d on one page", len(paged["match"]), len(one["match"]))
+	}
 	status, body := s.do("GET", "/fhir/Patient/"+sp.patient+"/$everything?_count=2", "", "")
 	var b everythingBundle
 	json.Unmarshal([]byte(body), &b)
@@ -526,6 +532,31 @@ func TestCapabilityEverything(t *testing.T) {
 	for _, op := range []string{"Patient-everything", "Encounter-everything"} {
 		if status != 200 || !strings.Contains(body, `"definition":"http://hl7.org/fhir/OperationDefinition/`+op+`"`) {
 			t.Errorf("%s: %d", op, status)
+		}
+	}
+}
+
+// TestEverythingCursorStart: a page starts at the cursor's type, or when
+// that type has no members any more at the next one in order (the owner's
+// type first, then by name), whether or not the owner's type is returned.
+func TestEverythingCursorStart(t *testing.T) {
+	for _, c := range []struct {
+		types  []string
+		cursor everythingCursor
+		i, off int
+	}{
+		{[]string{"Patient", "Condition", "Observation"}, everythingCursor{}, 0, 0},
+		{[]string{"Patient", "Condition", "Observation"}, everythingCursor{"Patient", 0}, 0, 0},
+		{[]string{"Patient", "Condition", "Observation"}, everythingCursor{"Observation", 7}, 2, 7},
+		{[]string{"Patient", "Condition", "Observation"}, everythingCursor{"Encounter", 7}, 2, 0},
+		{[]string{"Patient", "Condition", "Observation"}, everythingCursor{"Procedure", 7}, 3, 0},
+		{[]string{"Condition", "Observation"}, everythingCursor{"Patient", 3}, 0, 0},
+		{[]string{"Condition", "Observation"}, everythingCursor{"Claim", 3}, 0, 0},
+		{[]string{"Condition", "Observation"}, everythingCursor{"Condition", 3}, 0, 3},
+	} {
+		e := &everythingRun{owner: concord.Ref{Type: "Patient", ID: "x"}, req: &everythingRequest{at: c.cursor}}
+		if i, off := e.start(c.types); i != c.i || off != c.off {
+			t.Errorf("%v from %v: %d, %d; want %d, %d", c.types, c.cursor, i, off, c.i, c.off)
 		}
 	}
 }
