@@ -80,8 +80,9 @@ type Store interface {
 	// References returns the targets of the reference parameter param
 	// (any when empty) of the resources of type typ with the given ids.
 	References(ctx context.Context, typ, param string, ids []string) ([]Ref, error)
-	// ReferencedBy returns the resources of type typ whose reference
-	// parameter param (any when empty) points to one of targets.
+	// ReferencedBy returns the resources of type typ (any when empty)
+	// whose reference parameter param (any when empty) points to one of
+	// targets.
 	ReferencedBy(ctx context.Context, typ, param string, targets []Ref) ([]Ref, error)
 
 	// ResourceStamp returns the stamp of the resources of type typ (every

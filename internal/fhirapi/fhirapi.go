@@ -64,6 +64,11 @@ func Register(r Router, store concord.Store, opt Options) {
 	// A patient-context caller may send a Bundle of reads (see process).
 	r.Handle("POST /fhir", bundle, a.compartmented("", a.bundle))
 	r.Handle("POST /fhir/{$}", bundle, a.compartmented("", a.bundle))
+	// $import writes any type: the route needs write scopes on every
+	// type, and each resource is authorised (and audited) on its own.
+	r.Handle("POST /fhir/$import", concord.Access{
+		Action: concord.Action{ResourceType: "*", Ops: concord.OpCreate | concord.OpUpdate}, Object: "fhir/$import",
+	}, a.typed("", a.importNDJSON))
 	// The system history spans every type: only a wildcard scope reads it.
 	r.Handle("GET /fhir/_history", concord.Access{
 		Action: concord.Action{ResourceType: "*", Ops: concord.OpRead | concord.OpSearch}, Audit: concord.AuditRead,
@@ -99,6 +104,13 @@ func Register(r Router, store concord.Store, opt Options) {
 			access := concord.Access{Action: concord.Action{ResourceType: t, Ops: concord.OpSearch}, Audit: concord.AuditRead}
 			r.Handle("GET /fhir/"+c+"/{id}/"+t, access, a.compartmented(t, a.compartmentSearch(c)))
 		}
+	}
+	// $everything: the route needs read and search on the owner's type;
+	// each type it returns is checked against the caller's scopes.
+	for _, c := range []string{fhir.CompartmentPatient, fhir.CompartmentEncounter} {
+		access := concord.Access{Action: concord.Action{ResourceType: c, Ops: concord.OpRead | concord.OpSearch}, Audit: concord.AuditRead}
+		r.Handle("GET /fhir/"+c+"/{id}/$everything", access, a.compartmented(c, a.everything))
+		r.Handle("POST /fhir/"+c+"/{id}/$everything", access, a.compartmented(c, a.everything))
 	}
 }
 

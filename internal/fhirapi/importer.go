@@ -104,6 +104,16 @@ func (im *Importer) Bundle(ctx context.Context, body []byte) (ImportResult, erro
 // itself. A resource that is not JSON, has no resourceType or no id
 // counts as failed.
 func (im *Importer) Resources(ctx context.Context, resources [][]byte) (ImportResult, error) {
+	b, err := im.a.putResources(ctx, resources)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	return b.result(), nil
+}
+
+// putResources runs resources as a batch of PUTs by id (see
+// Importer.Resources) and returns the batch, each entry with its result.
+func (a *api) putResources(ctx context.Context, resources [][]byte) (*bundleRequest, error) {
 	b := &bundleRequest{kind: kindBatch}
 	for i, raw := range resources {
 		e := &entry{index: i, method: "PUT"}
@@ -120,10 +130,10 @@ func (im *Importer) Resources(ctx context.Context, resources [][]byte) (ImportRe
 		}
 		e.url = e.typ + "/" + e.id
 	}
-	if err := im.a.process(ctx, b, concord.PrincipalFrom(ctx)); err != nil {
-		return ImportResult{}, err
+	if err := a.process(ctx, b, concord.PrincipalFrom(ctx)); err != nil {
+		return nil, err
 	}
-	return b.result(), nil
+	return b, nil
 }
 
 // putByUUID turns a POST whose fullUrl is a urn:uuid into a PUT of that

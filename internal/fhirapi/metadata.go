@@ -100,7 +100,7 @@ var capabilityResources = sync.OnceValue(func() []map[string]any {
 			"searchInclude":     referenceParams(t, true),
 			"searchRevInclude":  referenceParams(t, false),
 			"searchParam":       capabilitySearchParams(t),
-			"operation":         validateOperation,
+			"operation":         append(slices.Clone(validateOperation), everythingOperation[t]...),
 		})
 	}
 	return resources

@@ -114,10 +114,23 @@ func searchParams(r *http.Request) (url.Values, error) {
 }
 
 // includes returns the resources _include and _revinclude add to a page
-// (with :iterate, repeated over what they add, up to maxIncluded).
+// (with :iterate, repeated over what they add, up to maxIncluded): of
+// the types the caller may read, and for a patient-context caller only
+// from its compartment.
 func (a *api) includes(ctx context.Context, typ string, page []*concord.Resource, req *search.Request) ([]*concord.Resource, error) {
 	if len(req.Includes) == 0 && len(req.RevIncludes) == 0 {
 		return nil, nil
+	}
+	p := concord.PrincipalFrom(ctx)
+	readable := map[string]bool{}
+	mayRead := func(t string) bool {
+		ok, known := readable[t]
+		if !known {
+			_, err := concord.Authorize(p, concord.Action{ResourceType: t, Ops: concord.OpRead})
+			ok = err == nil
+			readable[t] = ok
+		}
+		return ok
 	}
 	seen := map[concord.Ref]bool{}
 	for _, r := range page {
@@ -172,7 +185,7 @@ func (a *api) includes(ctx context.Context, typ string, page []*concord.Resource
 		}
 		var fresh []concord.Ref
 		for _, ref := range refs {
-			if !seen[ref] && len(seen) < len(page)+maxIncluded {
+			if !seen[ref] && len(seen) < len(page)+maxIncluded && mayRead(ref.Type) {
 				seen[ref] = true
 				fresh = append(fresh, ref)
 			}

@@ -342,8 +342,30 @@ func (q *query) where(sq *concord.SearchQuery) (string, error) {
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return selectivity(&sq.Where[a]) - selectivity(&sq.Where[b]) })
 	driven := false
+	// A compartment is the resources that refer to one resource: as
+	// selective as a reference clause, so it drives the search unless a
+	// clause is more selective (ids), and the clauses are then checked on
+	// its members' own rows. (On SQLite the first IN list drives.)
+	compartment := ""
+	if c := sq.Compartment; c != nil {
+		compartment = q.compartment(sq.Type, c)
+		if len(order) == 0 || selectivity(&sq.Where[order[0]]) >= selectivity(&concord.SearchClause{Kind: "reference"}) {
+			conds = append(conds, compartment)
+			compartment, driven = "", true
+		}
+	}
 	for _, i := range order {
 		c := &sq.Where[i]
+		if c.Kind == concord.SearchKindLastUpdated && c.Modifier == "" {
+			// A condition on the row itself: a list of every resource of
+			// the type updated in the range would be built otherwise.
+			var ors []string
+			for _, v := range c.Values {
+				ors = append(ors, q.dateCond(v, "r.last_updated", "r.last_updated"))
+			}
+			conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+			continue
+		}
 		negative := c.Modifier == "not" || (c.Modifier == "missing" && c.Missing)
 		_, plain := kindTable[c.Kind]
 		plain = plain && c.Has == nil && len(c.Chain) == 0
@@ -370,25 +392,31 @@ func (q *query) where(sq *concord.SearchQuery) (string, error) {
 		conds = append(conds, "r.id IN ("+set+")")
 		driven = true
 	}
-	if c := sq.Compartment; c != nil {
-		var alts []string
-		if len(c.Params) > 0 {
-			ps := make([]string, len(c.Params))
-			for i, p := range c.Params {
-				ps[i] = q.arg(p)
-			}
-			alts = append(alts, fmt.Sprintf("r.id IN (SELECT rid FROM idx_ref WHERE rtype = %s AND param IN (%s) AND ttype = %s AND tid = %s)",
-				q.arg(sq.Type), strings.Join(ps, ", "), q.arg(c.Owner.Type), q.arg(c.Owner.ID)))
-		}
-		if c.Owner.Type == sq.Type {
-			alts = append(alts, "r.id = "+q.arg(c.Owner.ID))
-		}
-		if len(alts) == 0 {
-			alts = []string{"1 = 0"}
-		}
-		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+	if compartment != "" {
+		conds = append(conds, compartment)
 	}
 	return strings.Join(conds, " AND "), nil
+}
+
+// compartment is the condition that puts a resource of typ in the
+// compartment c.
+func (q *query) compartment(typ string, c *concord.SearchCompartment) string {
+	var alts []string
+	if len(c.Params) > 0 {
+		ps := make([]string, len(c.Params))
+		for i, p := range c.Params {
+			ps[i] = q.arg(p)
+		}
+		alts = append(alts, fmt.Sprintf("r.id IN (SELECT rid FROM idx_ref WHERE rtype = %s AND param IN (%s) AND ttype = %s AND tid = %s)",
+			q.arg(typ), strings.Join(ps, ", "), q.arg(c.Owner.Type), q.arg(c.Owner.ID)))
+	}
+	if c.Owner.Type == typ {
+		alts = append(alts, "r.id = "+q.arg(c.Owner.ID))
+	}
+	if len(alts) == 0 {
+		alts = []string{"1 = 0"}
+	}
+	return "(" + strings.Join(alts, " OR ") + ")"
 }
 
 // sortKey is the ORDER BY expression of one sort key.
@@ -585,13 +613,17 @@ func (s *Store) References(ctx context.Context, typ, param string, ids []string)
 	return out, nil
 }
 
-// ReferencedBy returns the resources of a type that refer to targets.
+// ReferencedBy returns the resources of a type (or of any type, when typ
+// is empty) that refer to targets.
 func (s *Store) ReferencedBy(ctx context.Context, typ, param string, targets []concord.Ref) ([]concord.Ref, error) {
 	var out []concord.Ref
 	for len(targets) > 0 {
 		n := min(len(targets), maxRefsPerQuery)
 		var q query
-		cond := "rtype = " + q.arg(typ)
+		cond := "1 = 1"
+		if typ != "" {
+			cond = "rtype = " + q.arg(typ)
+		}
 		if param != "" {
 			cond += " AND param = " + q.arg(param)
 		}

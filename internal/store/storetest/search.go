@@ -202,6 +202,45 @@ func testSearch(t *testing.T, f *Fixture) {
 			t.Errorf("%s?%s: total %d, %d ids", c.typ, c.query, total, len(ids))
 		}
 	}
+	// Compartments (Patient/p1's): alone (driving the search), with each
+	// kind of clause, and where an id clause drives.
+	p1 := concord.Ref{Type: "Patient", ID: "p1"}
+	for _, c := range []struct {
+		typ, query string
+		params     []string
+		want       string
+	}{
+		{"Observation", "", []string{"subject", "performer"}, "o1,o3"},
+		{"Observation", "status=amended", []string{"subject"}, "o3"},
+		{"Observation", "_id=o1,o2", []string{"subject"}, "o1"},
+		{"Observation", "_lastUpdated=ge2026-01-02T09:00:00Z", []string{"subject"}, "o3"},
+		{"Observation", "_lastUpdated=lt2026-01-02T09:00:00Z&code=http://loinc.org|2339-0", []string{"subject"}, "o1"},
+		{"Observation", "date=2024-04", []string{"subject"}, "o3"},
+		{"Observation", "code:not=http://loinc.org|2339-0", []string{"subject"}, "o3"},
+		{"Observation", "subject=Patient/p2", []string{"subject"}, ""},
+		{"Patient", "", []string{"link"}, "p1"},
+		{"Patient", "gender=male", []string{"link"}, ""},
+		{"Practitioner", "", nil, ""},
+	} {
+		vals, _ := url.ParseQuery(c.query)
+		req, err := search.Parse(c.typ, vals, search.Options{Strict: true, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Query.Compartment = &concord.SearchCompartment{Owner: p1, Params: c.params}
+		page, total, err := s.Search(ctx, &req.Query)
+		if err != nil {
+			t.Errorf("%s?%s in Patient/p1: %v", c.typ, c.query, err)
+			continue
+		}
+		var ids []string
+		for _, r := range page {
+			ids = append(ids, r.ID)
+		}
+		if got := strings.Join(ids, ","); got != c.want || total != int64(len(ids)) {
+			t.Errorf("%s?%s in Patient/p1 = [%s] (total %d), want [%s]", c.typ, c.query, got, total, c.want)
+		}
+	}
 	// Paging keeps the total.
 	if _, total, _ := run("Patient", "_count=1"); total != 3 {
 		t.Errorf("total with _count=1: %d", total)
@@ -221,6 +260,15 @@ func testSearch(t *testing.T, f *Fixture) {
 	}
 	if len(back) != 2 {
 		t.Errorf("ReferencedBy: %v", back)
+	}
+	// Of any type: the RiskAssessment too.
+	back, err = s.ReferencedBy(ctx, "", "", []concord.Ref{{Type: "Patient", ID: "p1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(back, func(a, b concord.Ref) int { return strings.Compare(a.Type+"/"+a.ID, b.Type+"/"+b.ID) })
+	if want := []concord.Ref{{Type: "Observation", ID: "o1"}, {Type: "Observation", ID: "o3"}, {Type: "RiskAssessment", ID: "r1"}}; !slices.Equal(back, want) {
+		t.Errorf("ReferencedBy any type: %v, want %v", back, want)
 	}
 	got, err := s.Resources(ctx, []concord.Ref{{Type: "Patient", ID: "p1"}, {Type: "Practitioner", ID: "dr2"}, {Type: "Patient", ID: "nope"}})
 	if err != nil || len(got) != 2 {
