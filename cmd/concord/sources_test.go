@@ -108,9 +108,13 @@ func TestChannelSources(t *testing.T) {
 	if code != 0 || !strings.Contains(o, "SYN-1\tAA") {
 		t.Fatalf("send with an allowed certificate: %d %s %s\n%s", code, o, e, n.stderr)
 	}
-	if files, _ := filepath.Glob(filepath.Join(outbox, "archive-*.hl7")); len(files) != 1 {
-		t.Fatalf("answered after destinations, but the outbox holds %v", files)
-	}
+	// The answer waited for the inbound channel's destination, the
+	// archive channel storing the message; the archive's own destination
+	// writes the file after that.
+	waitUntil(t, "the archive channel's file", func() bool {
+		files, _ := filepath.Glob(filepath.Join(outbox, "archive-*.hl7"))
+		return len(files) == 1
+	})
 	// A certificate from the same CA but not allowed, and no certificate.
 	for _, args := range [][]string{
 		{"--tls-ca", "ca.pem", "--tls-cert", "intruder.pem", "--tls-key", "intruder.key"},
