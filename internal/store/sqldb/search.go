@@ -20,6 +20,11 @@ const maxUnicode = "\U0010FFFF"
 type query struct {
 	args []any
 	d    Dialect
+	// exists makes every plain clause an EXISTS on the resource's own
+	// index rows: for scans in id order (ScanResources), which would
+	// otherwise build the IN list of the most selective clause again for
+	// every page.
+	exists bool
 }
 
 // arg adds an argument and returns its placeholder.
@@ -341,7 +346,7 @@ func (q *query) where(sq *concord.SearchQuery) (string, error) {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return selectivity(&sq.Where[a]) - selectivity(&sq.Where[b]) })
-	driven := false
+	driven := q.exists
 	for _, i := range order {
 		c := &sq.Where[i]
 		negative := c.Modifier == "not" || (c.Modifier == "missing" && c.Missing)
