@@ -186,9 +186,10 @@ type Tx interface {
 	// CreateExportJob stores a new export job.
 	CreateExportJob(ctx context.Context, j *ExportJob) error
 	// ClaimExportJob gives owner the oldest queued export job, or a
-	// running one whose lease expired before now (its node stopped), with
-	// a lease until the given time; nil when there is none. Claims from
-	// several nodes never return the same job.
+	// running one whose lease expired before now (its node stopped) or
+	// that owner itself held (it restarted), with a lease until the given
+	// time; nil when there is none. Claims from several nodes never
+	// return the same job. An owner runs one job at a time.
 	ClaimExportJob(ctx context.Context, owner string, now, until time.Time) (*ExportJob, error)
 	// SaveExportJob stores the status, progress, error, cursor and times
 	// of a job owner is running, and extends its lease until the given

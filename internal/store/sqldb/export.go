@@ -92,20 +92,21 @@ func (t *sqlTx) ClaimExportJob(ctx context.Context, owner string, now, until tim
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// The oldest job waiting, or running on a node whose lease ran out.
+	// The oldest job waiting, or running on a node whose lease ran out or
+	// on this owner (which restarted: it runs one job at a time).
 	// SKIP LOCKED (PostgreSQL) lets two nodes claim two different jobs at
 	// once; the owner check in the UPDATE keeps a claim race-free anyway.
 	j, err := scanExportJob(t.q.QueryRow(t.ctx, `SELECT `+exportJobColumns+` FROM export_jobs
-		WHERE status = $1 OR (status = $2 AND lease_until < $3)
+		WHERE status = $1 OR (status = $2 AND (lease_until < $3 OR owner = $4))
 		ORDER BY created_at, id LIMIT 1`+t.d.SkipLocked,
-		concord.ExportQueued, concord.ExportRunning, now.UnixMicro()))
+		concord.ExportQueued, concord.ExportRunning, now.UnixMicro(), owner))
 	if err == ErrNoRows {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
 	n, err := t.q.Exec(t.ctx, `UPDATE export_jobs SET status = $1, owner = $2, lease_until = $3
-		WHERE id = $4 AND (status = $5 OR (status = $1 AND lease_until < $6))`,
+		WHERE id = $4 AND (status = $5 OR (status = $1 AND (lease_until < $6 OR owner = $2)))`,
 		concord.ExportRunning, owner, until.UnixMicro(), j.ID, concord.ExportQueued, now.UnixMicro())
 	if err != nil || n == 0 {
 		return nil, err

@@ -12,6 +12,11 @@ import (
 // above it, each resource's own reference rows are checked instead.
 const smallCompartment = 100
 
+// maxScanPageBytes caps the content one page holds: a page of large
+// resources ends early (the next query starts after its last id), so a
+// scan's memory is bounded by bytes, not only by the page size.
+const maxScanPageBytes = 8 << 20
+
 // ScanResources reads the resources f selects in id order, a page per
 // query, and calls fn for each after the page's query is closed.
 func (s *Store) ScanResources(ctx context.Context, f concord.ResourceScan, fn func(*concord.Resource) error) error {
@@ -21,7 +26,7 @@ func (s *Store) ScanResources(ctx context.Context, f concord.ResourceScan, fn fu
 	}
 	after := f.After
 	for {
-		page, err := s.scanPage(ctx, f, after, size)
+		page, more, err := s.scanPage(ctx, f, after, size)
 		if err != nil {
 			return err
 		}
@@ -30,15 +35,17 @@ func (s *Store) ScanResources(ctx context.Context, f concord.ResourceScan, fn fu
 				return err
 			}
 		}
-		if len(page) < size {
+		if !more {
 			return nil
 		}
 		after = page[len(page)-1].ID
 	}
 }
 
-// scanPage reads up to size resources after the id after.
-func (s *Store) scanPage(ctx context.Context, f concord.ResourceScan, after string, size int) ([]*concord.Resource, error) {
+// scanPage reads up to size resources after the id after (fewer when
+// they hold more than maxScanPageBytes), and reports whether more may
+// follow.
+func (s *Store) scanPage(ctx context.Context, f concord.ResourceScan, after string, size int) ([]*concord.Resource, bool, error) {
 	q := query{d: s.a.Dialect, exists: true}
 	q.arg([]byte{}) // $1: the COALESCE default of resourceColumns
 	conds := []string{"r.type = " + q.arg(f.Type), "r.deleted = 0"}
@@ -56,7 +63,7 @@ func (s *Store) scanPage(ctx context.Context, f concord.ResourceScan, after stri
 		for i, fq := range f.Filters {
 			w, err := q.where(&concord.SearchQuery{Type: f.Type, Where: fq.Where})
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			alts[i] = "(" + w + ")"
 		}
@@ -65,18 +72,22 @@ func (s *Store) scanPage(ctx context.Context, f concord.ResourceScan, after stri
 	rows, err := s.a.Read.Query(ctx, "SELECT "+resourceColumns+" FROM resources r WHERE "+strings.Join(conds, " AND ")+
 		" ORDER BY r.id LIMIT "+q.arg(size), q.args...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
-	out := make([]*concord.Resource, 0, size)
+	out := make([]*concord.Resource, 0, min(size, 1000))
+	bytes := 0
 	for rows.Next() {
 		r, err := scanResource(rows)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out = append(out, r)
+		if bytes += len(r.Content); bytes > maxScanPageBytes {
+			return out, true, rows.Err()
+		}
 	}
-	return out, rows.Err()
+	return out, len(out) == size, rows.Err()
 }
 
 // compartment is the condition of a scan's compartment on resources of

@@ -151,6 +151,10 @@ func testExportJobs(t *testing.T, f *Fixture) {
 	if j := claim("nodeB", now.Add(30*time.Second)); j != nil {
 		t.Fatalf("a leased job was claimed again: %+v", j)
 	}
+	// Its owner, restarted, takes it up at once.
+	if j := claim("nodeA", now.Add(30*time.Second)); j == nil || j.ID != "j1" {
+		t.Fatalf("the owner's claim after a restart = %+v", j)
+	}
 	// Chunks append in order; the file keeps count, bytes and chunks.
 	file := concord.ExportFile{Job: "j1", No: 0, Type: "Patient"}
 	for i, chunk := range []string{"{\"a\":1}\n{\"a\":2}\n", "{\"a\":3}\n"} {
