@@ -43,8 +43,12 @@ func (e *env) run(path, bearer string) (map[string]string, exportManifest) {
 	return out, m
 }
 
-func TestExportParameters(t *testing.T) {
-	e := newEnv(t, openSQLite(t), Options{})
+func TestExportParametersSQLite(t *testing.T) { testExportParameters(t, openSQLite(t)) }
+
+func TestExportParametersPostgres(t *testing.T) { testExportParameters(t, openPostgres(t)) }
+
+func testExportParameters(t *testing.T, st concord.Store) {
+	e := newEnv(t, st, Options{})
 	e.put(fixtures...)
 	got, m := e.run("/fhir/$export", e.admin)
 	if got["Patient"] != "pa pb pc" || got["Observation"] != "oa1 oa2 ob1 oc1" || got["Practitioner"] != "dr1" || got["Group"] != "g1" || len(got) != 5 {
@@ -112,8 +116,12 @@ func TestExportParameters(t *testing.T) {
 	}
 }
 
-func TestPatientAndGroupExport(t *testing.T) {
-	e := newEnv(t, openSQLite(t), Options{})
+func TestPatientAndGroupExportSQLite(t *testing.T) { testPatientAndGroupExport(t, openSQLite(t)) }
+
+func TestPatientAndGroupExportPostgres(t *testing.T) { testPatientAndGroupExport(t, openPostgres(t)) }
+
+func testPatientAndGroupExport(t *testing.T, st concord.Store) {
+	e := newEnv(t, st, Options{})
 	e.put(fixtures...)
 	// Patient level: every patient's compartment, nothing outside it
 	// (the Group is in its members' compartments: Group.member).
@@ -150,8 +158,12 @@ func TestPatientAndGroupExport(t *testing.T) {
 	}
 }
 
-func TestExportAccess(t *testing.T) {
-	e := newEnv(t, openSQLite(t), Options{})
+func TestExportAccessSQLite(t *testing.T) { testExportAccess(t, openSQLite(t)) }
+
+func TestExportAccessPostgres(t *testing.T) { testExportAccess(t, openPostgres(t)) }
+
+func testExportAccess(t *testing.T, st concord.Store) {
+	e := newEnv(t, st, Options{})
 	e.put(fixtures...)
 	prefer := []string{"Prefer", "respond-async"}
 	// A patient-bound token cannot start any export.
@@ -218,8 +230,12 @@ func TestExportAccess(t *testing.T) {
 	}
 }
 
-func TestExportCancelAndExpiry(t *testing.T) {
-	e := newEnv(t, openSQLite(t), Options{Expiry: time.Hour, SweepEvery: 10 * time.Millisecond})
+func TestExportCancelAndExpirySQLite(t *testing.T) { testExportCancelAndExpiry(t, openSQLite(t)) }
+
+func TestExportCancelAndExpiryPostgres(t *testing.T) { testExportCancelAndExpiry(t, openPostgres(t)) }
+
+func testExportCancelAndExpiry(t *testing.T, st concord.Store) {
+	e := newEnv(t, st, Options{Expiry: time.Hour, SweepEvery: 10 * time.Millisecond})
 	e.put(fixtures...)
 	// Cancel a finished job: gone at once, its files removed by the sweep.
 	status := e.kickoff("/fhir/$export", e.admin)

@@ -159,7 +159,11 @@ func (e *Exporter) export(ctx context.Context, job *concord.ExportJob) error {
 	}
 	for j.cur.Type < len(prm.Types) {
 		j.typ = prm.Types[j.cur.Type]
-		scan := concord.ResourceScan{Type: j.typ, After: j.cur.After, Since: prm.Since, Filters: filters[j.typ], PageSize: e.opt.PageSize}
+		scan := concord.ResourceScan{Type: j.typ, After: j.cur.After, Filters: filters[j.typ], PageSize: e.opt.PageSize}
+		if !prm.Since.IsZero() {
+			// Changed after _since (the store keeps microseconds).
+			scan.Since = prm.Since.Add(time.Microsecond)
+		}
 		if prm.Level != levelSystem {
 			params := fhir.CompartmentParams(fhir.CompartmentPatient, j.typ)
 			scan.Compartment = &concord.ScanCompartment{OwnerType: "Patient", IDs: prm.Patients, Params: params}
