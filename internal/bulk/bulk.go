@@ -16,7 +16,20 @@ import (
 	"time"
 
 	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/internal/fhirapi"
 )
+
+// CapabilityStatement is the Bulk Data Access IG's CapabilityStatement,
+// which a server serving these routes instantiates.
+const CapabilityStatement = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+
+// Operations are the export operations (system, Patient and Group level)
+// with their OperationDefinitions, for the server's CapabilityStatement.
+var Operations = []fhirapi.Operation{
+	{Name: "export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
+	{Name: "patient-export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"},
+	{Name: "group-export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"},
+}
 
 // Router is where the export registers its routes; the HTTP server
 // authenticates and guards each with the declared access.

@@ -57,6 +57,12 @@ func testExportParameters(t *testing.T, st concord.Store) {
 	if !strings.HasSuffix(m.Request, "/fhir/$export") {
 		t.Fatalf("manifest request %q", m.Request)
 	}
+	// The CapabilityStatement says so.
+	if resp, body := e.do("GET", "/fhir/metadata", "", ""); resp.StatusCode != 200 ||
+		!strings.Contains(body, `"instantiates":["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"]`) ||
+		!strings.Contains(body, `{"name":"export","definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}`) {
+		t.Fatalf("metadata: %d %.300s", resp.StatusCode, body)
+	}
 	// _type
 	got, _ = e.run("/fhir/$export?_type=Patient,Condition", e.admin)
 	if got["Patient"] != "pa pb pc" || got["Condition"] != "ca1" || len(got) != 2 {

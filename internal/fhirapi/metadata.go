@@ -35,6 +35,12 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 			"interaction": []map[string]string{{"code": "history-system"}, {"code": "transaction"}, {"code": "batch"}},
 		}},
 	}
+	if len(a.opt.Operations) > 0 {
+		cs["rest"].([]map[string]any)[0]["operation"] = a.opt.Operations
+	}
+	if len(a.opt.Instantiates) > 0 {
+		cs["instantiates"] = a.opt.Instantiates
+	}
 	w.Header().Set("Content-Type", fhirJSON)
 	json.NewEncoder(w).Encode(cs)
 }
