@@ -96,6 +96,11 @@ func testExportParameters(t *testing.T, st concord.Store) {
 	if strings.Join(ids["Observation"], " ") != "oc1" || len(ids) != 1 {
 		t.Fatalf("POST $export: %v", ids)
 	}
+	// A resource written with line breaks in its JSON is still one line.
+	e.put("{\n  \"resourceType\": \"Practitioner\",\n  \"id\": \"dr2\",\r\n  \"name\": [ {\"family\": \"Two\"} ]\n}")
+	if got, _ = e.run("/fhir/$export?_type=Practitioner", e.admin); got["Practitioner"] != "dr1 dr2" {
+		t.Fatalf("_type=Practitioner: %v", got)
+	}
 	// Refusals: 400 with an OperationOutcome.
 	for _, tc := range []struct{ path, prefer, why string }{
 		{"/fhir/$export", "", "respond-async"},
