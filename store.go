@@ -97,6 +97,10 @@ type Store interface {
 	// ExportJob returns a bulk export job (a deleted one included), or
 	// ENOTFOUND.
 	ExportJob(ctx context.Context, id string) (*ExportJob, error)
+	// ExportJobWaiting reports whether Tx.ClaimExportJob would give owner
+	// a job now: a read, so that idle workers poll without taking the
+	// writer.
+	ExportJobWaiting(ctx context.Context, owner string, now time.Time) (bool, error)
 	// ExportFiles returns the files of an export job in file order.
 	ExportFiles(ctx context.Context, job string) ([]*ExportFile, error)
 	// ExportChunk returns one chunk of an export file, or ENOTFOUND.

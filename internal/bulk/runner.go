@@ -45,8 +45,12 @@ func (e *Exporter) Run(ctx context.Context) {
 	}
 }
 
-// claim takes the next job to run, if any.
+// claim takes the next job to run, if any. An idle poll is a read; only
+// when a job waits does it take the writer.
 func (e *Exporter) claim(ctx context.Context) (*concord.ExportJob, error) {
+	if ok, err := e.store.ExportJobWaiting(ctx, e.opt.Node, e.opt.Now()); err != nil || !ok {
+		return nil, err
+	}
 	var job *concord.ExportJob
 	err := e.store.Update(ctx, func(tx concord.Tx) error {
 		now := e.opt.Now()

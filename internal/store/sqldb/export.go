@@ -45,6 +45,15 @@ func (s *Store) ExportJob(ctx context.Context, id string) (*concord.ExportJob, e
 	return j, err
 }
 
+// ExportJobWaiting reports whether a job is there for owner to claim.
+func (s *Store) ExportJobWaiting(ctx context.Context, owner string, now time.Time) (bool, error) {
+	var n int64
+	err := s.a.Read.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM export_jobs
+		WHERE status = $1 OR (status = $2 AND (lease_until < $3 OR owner = $4)) LIMIT 1) w`,
+		concord.ExportQueued, concord.ExportRunning, now.UnixMicro(), owner).Scan(&n)
+	return n > 0, err
+}
+
 // ExportFiles returns a job's files in order.
 func (s *Store) ExportFiles(ctx context.Context, job string) ([]*concord.ExportFile, error) {
 	rows, err := s.a.Read.Query(ctx, `SELECT file_no, type, error, count, bytes, chunks FROM export_files

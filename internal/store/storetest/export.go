@@ -133,8 +133,17 @@ func testExportJobs(t *testing.T, f *Fixture) {
 	if _, err := s.ExportJob(ctx(t), "nope"); concord.ErrorCode(err) != concord.ENOTFOUND {
 		t.Fatalf("unknown job: %v", err)
 	}
+	waiting := func(owner string, at time.Time) bool {
+		t.Helper()
+		ok, err := s.ExportJobWaiting(ctx(t), owner, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
 	claim := func(owner string, at time.Time) *concord.ExportJob {
 		t.Helper()
+		w := waiting(owner, at)
 		var j *concord.ExportJob
 		if err := update(func(tx concord.Tx) error {
 			var err error
@@ -142,6 +151,9 @@ func testExportJobs(t *testing.T, f *Fixture) {
 			return err
 		}); err != nil {
 			t.Fatal(err)
+		}
+		if w != (j != nil) {
+			t.Errorf("ExportJobWaiting(%s) = %v, but the claim gave %+v", owner, w, j)
 		}
 		return j
 	}
