@@ -34,15 +34,21 @@ type ExportJob struct {
 	Expires         time.Time // a finished job and its files are deleted after this
 }
 
-// ExportFile is one output file of an export: NDJSON of one resource
-// type (or OperationOutcomes when Error is set), stored in chunks of
-// whole lines.
+// Kinds of export files, as the completion manifest lists them.
+const (
+	ExportOutput  = "output"  // resources of one type
+	ExportError   = "error"   // OperationOutcomes
+	ExportDeletes = "deleted" // transaction Bundles of DELETEs: what was deleted since _since
+)
+
+// ExportFile is one file of an export: NDJSON lines of one Type, of one
+// Kind, stored in chunks of whole lines.
 type ExportFile struct {
 	Job    string
 	No     int // 0, 1, 2 … within the job
 	Type   string
-	Error  bool
-	Count  int64 // lines (resources)
+	Kind   string // an Export* file kind; ExportOutput when empty
+	Count  int64  // lines (resources)
 	Bytes  int64
 	Chunks int
 }
@@ -59,6 +65,9 @@ type ResourceScan struct {
 	// Filters, when set, keep the resources matching at least one of
 	// them (searches on Type; only their Where clauses count).
 	Filters []*SearchQuery
+	// Deleted scans the deletions (tombstones) instead of the resources;
+	// a deletion has no index, so Compartment and Filters select none.
+	Deleted bool
 	// PageSize is how many resources each query reads; 0 means 1000.
 	PageSize int
 }

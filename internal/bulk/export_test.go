@@ -73,9 +73,25 @@ func testExportParameters(t *testing.T, st concord.Store) {
 	since := time.Now().UTC()
 	time.Sleep(5 * time.Millisecond)
 	e.put(`{"resourceType":"Observation","id":"ob1","status":"amended","code":{"coding":[{"system":"http://loinc.org","code":"8302-2"}]},"subject":{"reference":"Patient/pb"}}`)
-	got, _ = e.run("/fhir/$export?_since="+url.QueryEscape(since.Format(time.RFC3339Nano)), e.admin)
+	if resp, body := e.do("DELETE", "/fhir/Condition/ca1", e.admin, ""); resp.StatusCode/100 != 2 {
+		t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
+	}
+	got, m = e.run("/fhir/$export?_since="+url.QueryEscape(since.Format(time.RFC3339Nano)), e.admin)
 	if got["Observation"] != "ob1" || len(got) != 1 {
 		t.Fatalf("_since: %v", got)
+	}
+	// What was deleted since: transaction Bundles of DELETEs.
+	if len(m.Deleted) != 1 || m.Deleted[0].Type != "Bundle" || m.Deleted[0].Count != 1 {
+		t.Fatalf("_since: deleted files %+v", m.Deleted)
+	}
+	resp, body := e.do("GET", m.Deleted[0].URL, e.admin, "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"type":"transaction"`) ||
+		!strings.Contains(body, `{"request":{"method":"DELETE","url":"Condition/ca1"}}`) || strings.Count(body, "\n") != 1 {
+		t.Fatalf("deleted file: %d %s", resp.StatusCode, body)
+	}
+	// Without _since, nothing is listed as deleted.
+	if _, m = e.run("/fhir/$export?_type=Condition", e.admin); len(m.Output) != 0 || len(m.Deleted) != 0 {
+		t.Fatalf("after the delete, _type=Condition: %+v", m)
 	}
 	// _typeFilter: each type's filters are alternatives; other types are
 	// exported whole.
@@ -86,9 +102,9 @@ func testExportParameters(t *testing.T, st concord.Store) {
 		t.Fatalf("_typeFilter: %v", got)
 	}
 	// POST with a Parameters body.
-	body := `{"resourceType":"Parameters","parameter":[{"name":"_type","valueString":"Observation"},
+	params := `{"resourceType":"Parameters","parameter":[{"name":"_type","valueString":"Observation"},
 	  {"name":"_typeFilter","valueString":"Observation?subject=Patient/pc"},{"name":"_outputFormat","valueString":"ndjson"}]}`
-	resp, out := e.do("POST", "/fhir/$export", e.admin, body, "Prefer", "respond-async", "Content-Type", "application/fhir+json")
+	resp, out := e.do("POST", "/fhir/$export", e.admin, params, "Prefer", "respond-async", "Content-Type", "application/fhir+json")
 	if resp.StatusCode != 202 {
 		t.Fatalf("POST $export: %d %s", resp.StatusCode, out)
 	}

@@ -169,10 +169,10 @@ func (e *env) kickoff(path, bearer string) string {
 
 // exportManifest is what tests read of a completion manifest.
 type exportManifest struct {
-	TransactionTime     string `json:"transactionTime"`
-	Request             string `json:"request"`
-	RequiresAccessToken bool   `json:"requiresAccessToken"`
-	Output, Error       []struct {
+	TransactionTime        string `json:"transactionTime"`
+	Request                string `json:"request"`
+	RequiresAccessToken    bool   `json:"requiresAccessToken"`
+	Output, Error, Deleted []struct {
 		Type  string `json:"type"`
 		URL   string `json:"url"`
 		Count int64  `json:"count"`

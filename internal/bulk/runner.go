@@ -106,6 +106,7 @@ func (e *Exporter) runJob(ctx context.Context, job *concord.ExportJob) {
 
 // cursor is where a job stands, saved with every chunk it stores.
 type cursor struct {
+	Phase     int    `json:"phase,omitempty"` // phaseOutput, then phaseDeleted
 	Type      int    `json:"type"`            // index in params.Types
 	After     string `json:"after,omitempty"` // the last id stored of that type
 	File      int    `json:"file"`            // the output file being written, -1 for none
@@ -115,6 +116,14 @@ type cursor struct {
 	Done      int64  `json:"done"`            // resources exported
 	Reported  bool   `json:"reported"`        // the Group's skipped members are in the error file
 }
+
+// The phases of a job: the resources, then (for a system export with
+// _since) what was deleted since.
+const (
+	phaseOutput  = 0
+	phaseDeleted = 1
+	phaseDone    = 2
+)
 
 // jobRun is one job being written.
 type jobRun struct {
@@ -161,28 +170,21 @@ func (e *Exporter) export(ctx context.Context, job *concord.ExportJob) error {
 			filters[typ] = append(filters[typ], sq)
 		}
 	}
-	for j.cur.Type < len(prm.Types) {
-		j.typ = prm.Types[j.cur.Type]
-		scan := concord.ResourceScan{Type: j.typ, After: j.cur.After, Filters: filters[j.typ], PageSize: e.opt.PageSize}
-		if !prm.Since.IsZero() {
-			// Changed after _since (the store keeps microseconds).
-			scan.Since = prm.Since.Add(time.Microsecond)
-		}
-		if prm.Level != levelSystem {
-			params := fhir.CompartmentParams(fhir.CompartmentPatient, j.typ)
-			scan.Compartment = &concord.ScanCompartment{OwnerType: "Patient", IDs: prm.Patients, Params: params}
-		}
-		empty := prm.Patients != nil && len(prm.Patients) == 0 // a Group without patients
-		if !empty {
-			if err := e.store.ScanResources(ctx, scan, j.add); err != nil {
+	for j.cur.Phase < phaseDone {
+		for j.cur.Type < len(prm.Types) {
+			j.typ = prm.Types[j.cur.Type]
+			if err := j.scanType(ctx, filters[j.typ]); err != nil {
+				return err
+			}
+			// The type is done: its last chunk, and the cursor on the next.
+			if err := j.flush(ctx, func(c *cursor) {
+				c.Type++
+				c.After, c.File, c.FileCount = "", -1, 0
+			}); err != nil {
 				return err
 			}
 		}
-		// The type is done: its last chunk, and the cursor on the next.
-		if err := j.flush(ctx, func(c *cursor) {
-			c.Type++
-			c.After, c.File, c.FileCount = "", -1, 0
-		}); err != nil {
+		if err := j.flush(ctx, func(c *cursor) { c.Phase, c.Type = c.Phase+1, 0 }); err != nil {
 			return err
 		}
 	}
@@ -190,6 +192,34 @@ func (e *Exporter) export(ctx context.Context, job *concord.ExportJob) error {
 	job.Status, job.Progress = concord.ExportCompleted, fmt.Sprintf("done: %d resources", j.cur.Done)
 	job.Finished, job.Expires = now, now.Add(e.opt.Expiry)
 	return j.flush(ctx, nil)
+}
+
+// scanType writes the current type's resources (or, in the deleted
+// phase, its deletions) from where the cursor stands.
+func (j *jobRun) scanType(ctx context.Context, filters []*concord.SearchQuery) error {
+	prm := j.prm
+	scan := concord.ResourceScan{Type: j.typ, After: j.cur.After, Filters: filters, PageSize: j.e.opt.PageSize}
+	if !prm.Since.IsZero() {
+		// Changed after _since (the store keeps microseconds).
+		scan.Since = prm.Since.Add(time.Microsecond)
+	}
+	if prm.Level != levelSystem {
+		params := fhir.CompartmentParams(fhir.CompartmentPatient, j.typ)
+		scan.Compartment = &concord.ScanCompartment{OwnerType: "Patient", IDs: prm.Patients, Params: params}
+	}
+	if j.cur.Phase == phaseDeleted {
+		// Deletions since _since, for a system export: a deletion keeps
+		// no index, so whether it was in a compartment or matched a
+		// _typeFilter cannot be told; those exports list none.
+		if prm.Since.IsZero() || prm.Level != levelSystem || len(filters) > 0 {
+			return nil
+		}
+		scan.Deleted = true
+	}
+	if prm.Patients != nil && len(prm.Patients) == 0 {
+		return nil // a Group without patients
+	}
+	return j.e.store.ScanResources(ctx, scan, j.add)
 }
 
 // add appends one resource to the current chunk as an NDJSON line, and
@@ -202,7 +232,14 @@ func (j *jobRun) add(r *concord.Resource) error {
 		j.cur.Next++
 	}
 	line := r.Content
-	if bytes.ContainsAny(line, "\r\n") {
+	if r.Deleted {
+		// A transaction Bundle with the deletion (Bulk Data Access 2.0.0,
+		// the manifest's deleted files).
+		b, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "transaction",
+			"meta":  map[string]string{"lastUpdated": r.LastUpdated.UTC().Format("2006-01-02T15:04:05.000Z")},
+			"entry": []map[string]any{{"request": map[string]string{"method": "DELETE", "url": r.Type + "/" + r.ID}}}})
+		line = b
+	} else if bytes.ContainsAny(line, "\r\n") {
 		// Stored as written by a client: JSON whitespace may hold line
 		// breaks, which NDJSON cannot.
 		var c bytes.Buffer
@@ -237,6 +274,13 @@ func (j *jobRun) problem(severity, msg string) {
 // extends the lease: a restart resumes exactly after the last line
 // stored.
 func (j *jobRun) flush(ctx context.Context, advance func(*cursor)) error {
+	if j.n == 0 && j.errN == 0 && advance != nil && j.e.opt.Now().Sub(j.saved) < j.e.opt.Lease/4 {
+		// Nothing to store (an empty type): the cursor moves on in memory
+		// and is saved with the next chunk; a restart before that only
+		// scans a few empty types again.
+		advance(&j.cur)
+		return nil
+	}
 	next := j.cur
 	if j.n > 0 {
 		next.FileCount += j.n
@@ -258,8 +302,11 @@ func (j *jobRun) flush(ctx context.Context, advance func(*cursor)) error {
 	if job.Status != concord.ExportCompleted {
 		job.Progress = fmt.Sprintf("%d resources exported; at %s (type %d of %d)", next.Done, j.typ, min(next.Type+1, len(j.prm.Types)), len(j.prm.Types))
 	}
-	out := concord.ExportFile{Job: job.ID, No: j.cur.File, Type: j.typ}
-	ef := concord.ExportFile{Job: job.ID, No: errFile, Type: "OperationOutcome", Error: true}
+	out := concord.ExportFile{Job: job.ID, No: j.cur.File, Type: j.typ, Kind: concord.ExportOutput}
+	if j.cur.Phase == phaseDeleted {
+		out.Type, out.Kind = "Bundle", concord.ExportDeletes
+	}
+	ef := concord.ExportFile{Job: job.ID, No: errFile, Type: "OperationOutcome", Kind: concord.ExportError}
 	data, errData := j.buf.Bytes(), j.errBuf.Bytes()
 	now := j.e.opt.Now()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -88,22 +88,22 @@ type manifestFile struct {
 
 // manifest is the completion manifest of the Bulk Data Access IG.
 func manifest(base string, job *concord.ExportJob, files []*concord.ExportFile) map[string]any {
-	output, errs := []manifestFile{}, []manifestFile{}
+	lists := map[string][]manifestFile{concord.ExportOutput: {}, concord.ExportError: {}}
 	for _, f := range files {
 		m := manifestFile{Type: f.Type, URL: fmt.Sprintf("%s/$export-file/%s/%d", base, job.ID, f.No), Count: f.Count}
-		if f.Error {
-			errs = append(errs, m)
-		} else {
-			output = append(output, m)
-		}
+		lists[f.Kind] = append(lists[f.Kind], m)
 	}
-	return map[string]any{
+	out := map[string]any{
 		"transactionTime":     job.TransactionTime.UTC().Format("2006-01-02T15:04:05.000Z"),
 		"request":             job.Request,
 		"requiresAccessToken": true,
-		"output":              output,
-		"error":               errs,
+		"output":              lists[concord.ExportOutput],
+		"error":               lists[concord.ExportError],
 	}
+	if d, ok := lists[concord.ExportDeletes]; ok {
+		out["deleted"] = d
+	}
+	return out
 }
 
 // jobError turns a failed job's stored error ("code: message") back into

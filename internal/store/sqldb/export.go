@@ -56,7 +56,7 @@ func (s *Store) ExportJobWaiting(ctx context.Context, owner string, now time.Tim
 
 // ExportFiles returns a job's files in order.
 func (s *Store) ExportFiles(ctx context.Context, job string) ([]*concord.ExportFile, error) {
-	rows, err := s.a.Read.Query(ctx, `SELECT file_no, type, error, count, bytes, chunks FROM export_files
+	rows, err := s.a.Read.Query(ctx, `SELECT file_no, type, kind, count, bytes, chunks FROM export_files
 		WHERE job_id = $1 ORDER BY file_no`, job)
 	if err != nil {
 		return nil, err
@@ -65,11 +65,9 @@ func (s *Store) ExportFiles(ctx context.Context, job string) ([]*concord.ExportF
 	var out []*concord.ExportFile
 	for rows.Next() {
 		f := concord.ExportFile{Job: job}
-		var isErr int64
-		if err := rows.Scan(&f.No, &f.Type, &isErr, &f.Count, &f.Bytes, &f.Chunks); err != nil {
+		if err := rows.Scan(&f.No, &f.Type, &f.Kind, &f.Count, &f.Bytes, &f.Chunks); err != nil {
 			return nil, err
 		}
-		f.Error = isErr != 0
 		out = append(out, &f)
 	}
 	return out, rows.Err()
@@ -151,12 +149,12 @@ func (t *sqlTx) AppendExportChunk(ctx context.Context, f concord.ExportFile, dat
 		f.Job, f.No).Scan(&chunks)
 	switch {
 	case err == ErrNoRows:
-		isErr := 0
-		if f.Error {
-			isErr = 1
+		kind := f.Kind
+		if kind == "" {
+			kind = concord.ExportOutput
 		}
-		if _, err := t.q.Exec(t.ctx, `INSERT INTO export_files (job_id, file_no, type, error) VALUES ($1, $2, $3, $4)`,
-			f.Job, f.No, f.Type, isErr); err != nil {
+		if _, err := t.q.Exec(t.ctx, `INSERT INTO export_files (job_id, file_no, type, kind) VALUES ($1, $2, $3, $4)`,
+			f.Job, f.No, f.Type, kind); err != nil {
 			return err
 		}
 	case err != nil:

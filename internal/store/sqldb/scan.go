@@ -49,6 +49,9 @@ func (s *Store) scanPage(ctx context.Context, f concord.ResourceScan, after stri
 	q := query{d: s.a.Dialect, exists: true}
 	q.arg([]byte{}) // $1: the COALESCE default of resourceColumns
 	conds := []string{"r.type = " + q.arg(f.Type), "r.deleted = 0"}
+	if f.Deleted {
+		conds[1] = "r.deleted = 1"
+	}
 	if after != "" {
 		conds = append(conds, "r.id > "+q.arg(after))
 	}

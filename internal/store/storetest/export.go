@@ -56,7 +56,7 @@ func testScanResources(t *testing.T, f *Fixture) {
 		t.Helper()
 		var ids []string
 		err := s.ScanResources(ctx(t), sc, func(r *concord.Resource) error {
-			if r.Type != sc.Type || r.Deleted || !bytes.Contains(r.Content, []byte(`"id":"`+r.ID+`"`)) {
+			if r.Type != sc.Type || r.Deleted != sc.Deleted || (!sc.Deleted && !bytes.Contains(r.Content, []byte(`"id":"`+r.ID+`"`))) {
 				t.Errorf("scan of %s gave %s/%s deleted=%v %s", sc.Type, r.Type, r.ID, r.Deleted, r.Content)
 			}
 			ids = append(ids, r.ID)
@@ -89,6 +89,8 @@ func testScanResources(t *testing.T, f *Fixture) {
 		{"all, pages of 1", concord.ResourceScan{Type: "Observation", PageSize: 1}, "o1 o2 o3"},
 		{"all, pages of 2", concord.ResourceScan{Type: "Observation", PageSize: 2}, "o1 o2 o3"},
 		{"all, one page", concord.ResourceScan{Type: "Patient"}, "p1 p2 p3"},
+		{"deletions", concord.ResourceScan{Type: "Observation", Deleted: true}, "o0"},
+		{"deletions since", concord.ResourceScan{Type: "Observation", Deleted: true, Since: at.Add(time.Hour)}, ""},
 		{"after", concord.ResourceScan{Type: "Observation", After: "o1", PageSize: 1}, "o2 o3"},
 		{"since", concord.ResourceScan{Type: "Observation", Since: at.Add(6 * time.Hour)}, "o2 o3"},
 		{"none of the type", concord.ResourceScan{Type: "Encounter"}, ""},
@@ -181,7 +183,7 @@ func testExportJobs(t *testing.T, f *Fixture) {
 		}
 	}
 	if err := update(func(tx concord.Tx) error {
-		return tx.AppendExportChunk(ctx(t), concord.ExportFile{Job: "j1", No: 1, Type: "OperationOutcome", Error: true}, []byte("{}\n"), 1)
+		return tx.AppendExportChunk(ctx(t), concord.ExportFile{Job: "j1", No: 1, Type: "OperationOutcome", Kind: concord.ExportError}, []byte("{}\n"), 1)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -189,10 +191,10 @@ func testExportJobs(t *testing.T, f *Fixture) {
 	if err != nil || len(files) != 2 {
 		t.Fatalf("ExportFiles = %d, %v", len(files), err)
 	}
-	if fl := files[0]; fl.Type != "Patient" || fl.Error || fl.Count != 3 || fl.Chunks != 2 || fl.Bytes != 24 {
+	if fl := files[0]; fl.Type != "Patient" || fl.Kind != concord.ExportOutput || fl.Count != 3 || fl.Chunks != 2 || fl.Bytes != 24 {
 		t.Fatalf("file 0 = %+v", fl)
 	}
-	if fl := files[1]; fl.Type != "OperationOutcome" || !fl.Error || fl.Count != 1 || fl.No != 1 {
+	if fl := files[1]; fl.Type != "OperationOutcome" || fl.Kind != concord.ExportError || fl.Count != 1 || fl.No != 1 {
 		t.Fatalf("file 1 = %+v", fl)
 	}
 	if c, err := s.ExportChunk(ctx(t), "j1", 0, 1); err != nil || string(c) != "{\"a\":3}\n" {

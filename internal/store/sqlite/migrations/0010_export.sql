@@ -19,12 +19,13 @@ CREATE TABLE export_jobs (
 -- Workers look for the oldest job to run; the sweep for expired and deleted ones.
 CREATE INDEX export_jobs_status ON export_jobs (status, created_at);
 
--- The output files of each job: NDJSON of one type (or OperationOutcomes).
+-- The files of each job: NDJSON of one type; kind is output, error
+-- (OperationOutcomes) or deleted (Bundles of DELETEs).
 CREATE TABLE export_files (
 	job_id  TEXT NOT NULL,
 	file_no INTEGER NOT NULL,
 	type    TEXT NOT NULL,
-	error   INTEGER NOT NULL DEFAULT 0,
+	kind    TEXT NOT NULL,
 	count   INTEGER NOT NULL DEFAULT 0,
 	bytes   INTEGER NOT NULL DEFAULT 0,
 	chunks  INTEGER NOT NULL DEFAULT 0,
