@@ -122,6 +122,7 @@ func testExportParameters(t *testing.T, st concord.Store) {
 		{"/fhir/$export", "", "respond-async"},
 		{"/fhir/$export?_outputFormat=text/csv", "respond-async", "_outputFormat"},
 		{"/fhir/$export?_outputFormat=application/fhir%2Bndjson", "respond-async", ""},
+		{"/fhir/$export?_outputFormat=application/fhir+ndjson", "respond-async", ""},
 		{"/fhir/$export?_type=Nothing", "respond-async", "Nothing"},
 		{"/fhir/$export?_since=yesterday", "respond-async", "_since"},
 		{"/fhir/$export?_elements=id", "respond-async", "_elements"},

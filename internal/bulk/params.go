@@ -148,7 +148,8 @@ func parse(level, group string, raw rawParams, now time.Time) (*params, error) {
 		}
 	}
 	if fs := raw["_outputFormat"]; len(fs) > 0 {
-		if len(fs) > 1 || !outputFormats[fs[0]] {
+		// A "+" a client left unescaped in the URL arrives as a space.
+		if len(fs) > 1 || !outputFormats[strings.ReplaceAll(fs[0], " ", "+")] {
 			return nil, bad("_outputFormat %q: this server writes application/fhir+ndjson (also asked for as application/ndjson or ndjson)", strings.Join(fs, ","))
 		}
 	}
