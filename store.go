@@ -101,6 +101,9 @@ type Store interface {
 	// a job now: a read, so that idle workers poll without taking the
 	// writer.
 	ExportJobWaiting(ctx context.Context, owner string, now time.Time) (bool, error)
+	// ActiveExportJobs counts the export jobs requester started that are
+	// queued or running.
+	ActiveExportJobs(ctx context.Context, requester string) (int, error)
 	// ExportFiles returns the files of an export job in file order.
 	ExportFiles(ctx context.Context, job string) ([]*ExportFile, error)
 	// ExportChunk returns one chunk of an export file, or ENOTFOUND.

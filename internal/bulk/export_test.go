@@ -282,9 +282,16 @@ func testExportCancelAndExpiry(t *testing.T, st concord.Store) {
 		t.Fatalf("second DELETE: %d", resp.StatusCode)
 	}
 	e.gone(id)
-	// Cancel a queued job (no worker runs): it never runs.
+	// Cancel a queued job (no worker runs): it never runs. A requester
+	// has at most maxActiveJobs waiting.
 	e.stopWorker()
+	for range maxActiveJobs - 1 {
+		e.kickoff("/fhir/$export", e.admin)
+	}
 	status = e.kickoff("/fhir/$export", e.admin)
+	if resp, body := e.do("GET", "/fhir/$export", e.admin, "", "Prefer", "respond-async"); resp.StatusCode != 409 {
+		t.Fatalf("kick-off past %d active jobs: %d %s", maxActiveJobs, resp.StatusCode, body)
+	}
 	if resp, body := e.do("DELETE", status, e.admin, ""); resp.StatusCode != 202 {
 		t.Fatalf("DELETE of a queued job: %d %s", resp.StatusCode, body)
 	}

@@ -13,6 +13,10 @@ import (
 	"github.com/concord-health/concord/internal/httperr"
 )
 
+// maxActiveJobs caps the exports one requester may have queued or
+// running at once.
+const maxActiveJobs = 5
+
 // kickoff is GET and POST [base]/$export, [base]/Patient/$export and
 // [base]/Group/[id]/$export: it checks the request, authorises every
 // type it would export, and stores a queued job, audited in the same
@@ -99,6 +103,12 @@ func (e *Exporter) start(r *http.Request, level string) (*concord.ExportJob, err
 		}
 	} else {
 		raw = fromQuery(r.URL.Query())
+	}
+	// A caller cannot pile up work: each job may export the whole store.
+	if n, err := e.store.ActiveExportJobs(r.Context(), p.Actor); err != nil {
+		return nil, err
+	} else if n >= maxActiveJobs {
+		return nil, concord.Errorf(concord.ECONFLICT, "this token has %d exports queued or running (at most %d): wait for one to finish, or cancel one", n, maxActiveJobs)
 	}
 	now := e.opt.Now().UTC().Truncate(time.Microsecond)
 	group := ""

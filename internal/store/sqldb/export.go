@@ -54,6 +54,14 @@ func (s *Store) ExportJobWaiting(ctx context.Context, owner string, now time.Tim
 	return n > 0, err
 }
 
+// ActiveExportJobs counts a requester's queued and running jobs.
+func (s *Store) ActiveExportJobs(ctx context.Context, requester string) (int, error) {
+	var n int
+	err := s.a.Read.QueryRow(ctx, `SELECT COUNT(*) FROM export_jobs WHERE requester = $1 AND status IN ($2, $3)`,
+		requester, concord.ExportQueued, concord.ExportRunning).Scan(&n)
+	return n, err
+}
+
 // ExportFiles returns a job's files in order.
 func (s *Store) ExportFiles(ctx context.Context, job string) ([]*concord.ExportFile, error) {
 	rows, err := s.a.Read.Query(ctx, `SELECT file_no, type, kind, count, bytes, chunks FROM export_files

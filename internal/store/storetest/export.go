@@ -127,6 +127,12 @@ func testExportJobs(t *testing.T, f *Fixture) {
 	if err := update(func(tx concord.Tx) error { return tx.CreateExportJob(ctx(t), job) }); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := s.ActiveExportJobs(ctx(t), "tok1"); err != nil || n != 1 {
+		t.Fatalf("ActiveExportJobs = %d, %v", n, err)
+	}
+	if n, err := s.ActiveExportJobs(ctx(t), "tok2"); err != nil || n != 0 {
+		t.Fatalf("ActiveExportJobs of another requester = %d, %v", n, err)
+	}
 	got, err := s.ExportJob(ctx(t), "j1")
 	if err != nil || got.Requester != "tok1" || got.Params != job.Params || got.Status != concord.ExportQueued ||
 		!got.TransactionTime.Equal(now) || !got.Finished.IsZero() {
@@ -221,6 +227,9 @@ func testExportJobs(t *testing.T, f *Fixture) {
 	}
 	if j := claim("nodeC", now.Add(time.Hour)); j != nil {
 		t.Fatalf("a completed job was claimed: %+v", j)
+	}
+	if n, err := s.ActiveExportJobs(ctx(t), "tok1"); err != nil || n != 0 {
+		t.Fatalf("ActiveExportJobs after completion = %d, %v", n, err)
 	}
 	sweep := func(at time.Time) int {
 		t.Helper()
