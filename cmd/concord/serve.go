@@ -136,7 +136,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
 	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version,
-		Operations: bulk.Operations, Instantiates: []string{bulk.CapabilityStatement}})
+		Operations: bulk.Operations, TypeOperations: bulk.TypeOperations, Instantiates: []string{bulk.CapabilityStatement}})
 	exporter := bulk.New(store, bulk.Options{Expiry: cfg.ExportExpiry, Node: cfg.NodeName(), Logger: log})
 	exporter.Register(srv)
 	adminapi.Register(srv, store, adminapi.Info{

@@ -23,12 +23,17 @@ import (
 // which a server serving these routes instantiates.
 const CapabilityStatement = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
 
-// Operations are the export operations (system, Patient and Group level)
-// with their OperationDefinitions, for the server's CapabilityStatement.
+// Operations is the system-level export with its OperationDefinition,
+// for the server's CapabilityStatement.
 var Operations = []fhirapi.Operation{
 	{Name: "export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
-	{Name: "patient-export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"},
-	{Name: "group-export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"},
+}
+
+// TypeOperations are the Patient- and Group-level exports, for the
+// server's CapabilityStatement.
+var TypeOperations = map[string][]fhirapi.Operation{
+	"Patient": {{Name: "export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}},
+	"Group":   {{Name: "export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}},
 }
 
 // Router is where the export registers its routes; the HTTP server

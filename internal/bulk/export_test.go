@@ -60,7 +60,9 @@ func testExportParameters(t *testing.T, st concord.Store) {
 	// The CapabilityStatement says so.
 	if resp, body := e.do("GET", "/fhir/metadata", "", ""); resp.StatusCode != 200 ||
 		!strings.Contains(body, `"instantiates":["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"]`) ||
-		!strings.Contains(body, `{"name":"export","definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}`) {
+		!strings.Contains(body, `{"name":"export","definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}`) ||
+		!strings.Contains(body, `{"name":"export","definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}`) ||
+		!strings.Contains(body, `{"name":"export","definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}`) {
 		t.Fatalf("metadata: %d %.300s", resp.StatusCode, body)
 	}
 	// _type

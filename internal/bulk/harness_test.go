@@ -76,7 +76,7 @@ func newEnv(t *testing.T, st concord.Store, opt Options) *env {
 	}
 	opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := server.New(server.Options{Store: st, Node: "test-node", Logger: opt.Logger})
-	fhirapi.Register(srv, st, fhirapi.Options{Version: "test", Operations: Operations, Instantiates: []string{CapabilityStatement}})
+	fhirapi.Register(srv, st, fhirapi.Options{Version: "test", Operations: Operations, TypeOperations: TypeOperations, Instantiates: []string{CapabilityStatement}})
 	e := &env{t: t, store: st, clock: c, opt: opt}
 	e.exp = New(st, opt)
 	e.exp.Register(srv)

@@ -34,6 +34,9 @@ type Options struct {
 	// Operations are the system-level operations other packages serve
 	// under /fhir (bulk export), for the CapabilityStatement.
 	Operations []Operation
+	// TypeOperations are the type-level operations other packages serve,
+	// by resource type (Patient and Group $export).
+	TypeOperations map[string][]Operation
 	// Instantiates are the canonical URLs of CapabilityStatements the
 	// server also meets (the Bulk Data one), for the CapabilityStatement.
 	Instantiates []string
