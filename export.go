@@ -68,6 +68,11 @@ type ResourceScan struct {
 	// Deleted scans the deletions (tombstones) instead of the resources;
 	// a deletion has no index, so Compartment and Filters select none.
 	Deleted bool
+	// AsOf, when set, reads the store as it was then: a resource changed
+	// later is read in its version current at AsOf (left out when it did
+	// not exist then, or was deleted, or, for Deleted, was not deleted
+	// then). Compartment and Filters are checked on the current index.
+	AsOf time.Time
 	// PageSize is how many resources each query reads; 0 means 1000.
 	PageSize int
 }

@@ -65,3 +65,41 @@ func TestCancelRunningJob(t *testing.T) {
 		t.Fatalf("files of the cancelled job: %d, %v", len(files), err)
 	}
 }
+
+// TestExportAsOfKickoff: what is written while a job runs does not show in
+// it: the export is the store as it was at transactionTime (the
+// kick-off), and the next export with _since=transactionTime has the
+// changes, the deletion among its deleted files.
+func TestExportAsOfKickoff(t *testing.T) {
+	st := &gatedStore{Store: openSQLite(t), gate: make(chan struct{}), started: make(chan struct{})}
+	e := newEnv(t, st, Options{})
+	e.put(fixtures...)
+	status := e.kickoff("/fhir/$export?_type=Observation,Condition", e.admin)
+	<-st.started
+	time.Sleep(2 * time.Millisecond)
+	e.put(`{"resourceType":"Observation","id":"ob1","status":"cancelled","code":{"text":"changed"},"subject":{"reference":"Patient/pb"}}`,
+		`{"resourceType":"Observation","id":"od1","status":"final","code":{"text":"new"},"subject":{"reference":"Patient/pc"}}`)
+	if resp, body := e.do("DELETE", "/fhir/Condition/ca1", e.admin, ""); resp.StatusCode/100 != 2 {
+		t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
+	}
+	close(st.gate)
+	m := e.wait(status, e.admin)
+	got := e.exported(m, e.admin)
+	if o, c := strings.Join(got["Observation"], " "), strings.Join(got["Condition"], " "); o != "oa1 oa2 ob1 oc1" || c != "ca1" || len(m.Deleted) != 0 {
+		t.Fatalf("export as of the kick-off: Observation %q, Condition %q, deleted %+v", o, c, m.Deleted)
+	}
+	for _, f := range m.Output {
+		if _, body := e.do("GET", f.URL, e.admin, ""); strings.Contains(body, "changed") {
+			t.Fatalf("a version written after the kick-off was exported: %s", body)
+		}
+	}
+	// The next export from that transactionTime.
+	m = e.wait(e.kickoff("/fhir/$export?_type=Observation,Condition&_since="+m.TransactionTime, e.admin), e.admin)
+	got = e.exported(m, e.admin)
+	if o := strings.Join(got["Observation"], " "); o != "ob1 od1" || len(got["Condition"]) != 0 || len(m.Deleted) != 1 {
+		t.Fatalf("the next export: %v, deleted %+v", got, m.Deleted)
+	}
+	if _, body := e.do("GET", m.Deleted[0].URL, e.admin, ""); !strings.Contains(body, `"url":"Condition/ca1"`) {
+		t.Fatalf("deleted file: %s", body)
+	}
+}

@@ -198,7 +198,11 @@ func (e *Exporter) export(ctx context.Context, job *concord.ExportJob) error {
 // phase, its deletions) from where the cursor stands.
 func (j *jobRun) scanType(ctx context.Context, filters []*concord.SearchQuery) error {
 	prm := j.prm
-	scan := concord.ResourceScan{Type: j.typ, After: j.cur.After, Filters: filters, PageSize: j.e.opt.PageSize}
+	// The store as it was at the kick-off (the manifest's
+	// transactionTime): what changes while the job runs is left to the
+	// next export with _since.
+	scan := concord.ResourceScan{Type: j.typ, After: j.cur.After, Filters: filters, PageSize: j.e.opt.PageSize,
+		AsOf: j.job.TransactionTime}
 	if !prm.Since.IsZero() {
 		// Changed after _since (the store keeps microseconds).
 		scan.Since = prm.Since.Add(time.Microsecond)

@@ -94,7 +94,7 @@ func manifest(base string, job *concord.ExportJob, files []*concord.ExportFile) 
 		lists[f.Kind] = append(lists[f.Kind], m)
 	}
 	out := map[string]any{
-		"transactionTime":     job.TransactionTime.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"transactionTime":     job.TransactionTime.UTC().Format("2006-01-02T15:04:05.000000Z"),
 		"request":             job.Request,
 		"requiresAccessToken": true,
 		"output":              lists[concord.ExportOutput],

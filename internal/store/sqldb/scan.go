@@ -30,6 +30,14 @@ func (s *Store) ScanResources(ctx context.Context, f concord.ResourceScan, fn fu
 		if err != nil {
 			return err
 		}
+		if len(page) > 0 {
+			after = page[len(page)-1].ID
+		}
+		if !f.AsOf.IsZero() {
+			if page, err = s.asOf(ctx, f, page); err != nil {
+				return err
+			}
+		}
 		for _, r := range page {
 			if err := fn(r); err != nil {
 				return err
@@ -38,8 +46,32 @@ func (s *Store) ScanResources(ctx context.Context, f concord.ResourceScan, fn fu
 		if !more {
 			return nil
 		}
-		after = page[len(page)-1].ID
 	}
+}
+
+// asOf replaces the resources of a page changed after f.AsOf by their
+// versions current at f.AsOf, and leaves out those that do not belong in
+// the scan then.
+func (s *Store) asOf(ctx context.Context, f concord.ResourceScan, page []*concord.Resource) ([]*concord.Resource, error) {
+	out := page[:0]
+	for _, r := range page {
+		if !r.LastUpdated.After(f.AsOf) {
+			out = append(out, r)
+			continue
+		}
+		v, err := scanResource(s.a.Read.QueryRow(ctx, `SELECT `+resourceColumns+` FROM resource_versions
+			WHERE type = $2 AND id = $3 AND last_updated <= $4 ORDER BY version DESC LIMIT 1`,
+			[]byte{}, r.Type, r.ID, f.AsOf.UnixMicro()))
+		if err == ErrNoRows {
+			continue // created later
+		} else if err != nil {
+			return nil, err
+		}
+		if v.Deleted == f.Deleted && !v.LastUpdated.Before(f.Since) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 // scanPage reads up to size resources after the id after (fewer when
@@ -51,6 +83,10 @@ func (s *Store) scanPage(ctx context.Context, f concord.ResourceScan, after stri
 	conds := []string{"r.type = " + q.arg(f.Type), "r.deleted = 0"}
 	if f.Deleted {
 		conds[1] = "r.deleted = 1"
+	}
+	if !f.AsOf.IsZero() {
+		// Changed since AsOf: whatever it is now, its version then decides.
+		conds[1] = "(" + conds[1] + " OR r.last_updated > " + q.arg(f.AsOf.UnixMicro()) + ")"
 	}
 	if after != "" {
 		conds = append(conds, "r.id > "+q.arg(after))

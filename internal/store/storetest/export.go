@@ -112,6 +112,60 @@ func testScanResources(t *testing.T, f *Fixture) {
 			t.Errorf("%s: scanned %q, want %q", tc.name, got, tc.want)
 		}
 	}
+	// As of a time: later changes are undone. After asOf, o1 gets a
+	// second version, o2 is deleted, o4 is created, and o0 (deleted
+	// before) comes back.
+	asOf := at.Add(50 * time.Hour)
+	later := at.Add(100 * time.Hour)
+	put := func(id string, version int64, content string) {
+		t.Helper()
+		r := &concord.Resource{Type: "Observation", ID: id, Version: version, LastUpdated: later, Deleted: content == ""}
+		if content != "" {
+			doc, err := fhirpath.ParseJSON([]byte(content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Index, err = search.Index(context.Background(), doc); err != nil {
+				t.Fatal(err)
+			}
+			r.Content = []byte(content)
+		}
+		if err := putVersion(t, s, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("o1", 2, `{"resourceType":"Observation","id":"o1","status":"cancelled","subject":{"reference":"Patient/p1"}}`)
+	put("o2", 2, "")
+	put("o4", 1, `{"resourceType":"Observation","id":"o4","status":"final","subject":{"reference":"Patient/p1"}}`)
+	put("o0", 3, `{"resourceType":"Observation","id":"o0","status":"final","subject":{"reference":"Patient/p1"}}`)
+	var o1 []byte
+	if err := s.ScanResources(ctx(t), concord.ResourceScan{Type: "Observation", AsOf: asOf, After: "o0", PageSize: 1}, func(r *concord.Resource) error {
+		if r.ID == "o1" {
+			o1 = r.Content
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(o1, []byte(`"status":"final"`)) {
+		t.Errorf("o1 as of before its update: %s", o1)
+	}
+	for _, tc := range []struct {
+		name string
+		scan concord.ResourceScan
+		want string
+	}{
+		{"now", concord.ResourceScan{Type: "Observation", PageSize: 1}, "o0 o1 o3 o4"},
+		{"as of", concord.ResourceScan{Type: "Observation", AsOf: asOf, PageSize: 1}, "o1 o2 o3"},
+		{"as of, since", concord.ResourceScan{Type: "Observation", AsOf: asOf, Since: at.Add(6 * time.Hour)}, "o2 o3"},
+		{"as of, a page", concord.ResourceScan{Type: "Observation", AsOf: asOf, PageSize: 2}, "o1 o2 o3"},
+		{"deletions now", concord.ResourceScan{Type: "Observation", Deleted: true}, "o2"},
+		{"deletions as of", concord.ResourceScan{Type: "Observation", Deleted: true, AsOf: asOf, PageSize: 1}, "o0"},
+	} {
+		if got := strings.Join(scan(tc.scan), " "); got != tc.want {
+			t.Errorf("%s: scanned %q, want %q", tc.name, got, tc.want)
+		}
+	}
 }
 
 // testExportJobs: a job is created queued, claimed by one owner at a time
