@@ -172,6 +172,25 @@ func testPatientAndGroupExport(t *testing.T, st concord.Store) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "Practitioner/dr1") || strings.Count(body, "\n") != 1 {
 		t.Fatalf("error file: %d %s", resp.StatusCode, body)
 	}
+	// With _since, the Group's deletions since: those of its members'
+	// resources only.
+	since := time.Now().UTC()
+	time.Sleep(2 * time.Millisecond)
+	for _, path := range []string{"/fhir/Observation/oa2", "/fhir/Observation/oc1", "/fhir/Practitioner/dr1"} {
+		if resp, body := e.do("DELETE", path, e.admin, ""); resp.StatusCode/100 != 2 {
+			t.Fatalf("DELETE %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	got, m = e.run("/fhir/Group/g1/$export?_since="+url.QueryEscape(since.Format(time.RFC3339Nano)), e.admin)
+	if len(got) != 0 || len(m.Deleted) != 1 || m.Deleted[0].Count != 1 {
+		t.Fatalf("Group export since the deletions: %v, deleted %+v", got, m.Deleted)
+	}
+	if _, body := e.do("GET", m.Deleted[0].URL, e.admin, ""); !strings.Contains(body, `"url":"Observation/oa2"`) {
+		t.Fatalf("Group export deleted file: %s", body)
+	}
+	if _, m = e.run("/fhir/Patient/$export?_since="+url.QueryEscape(since.Format(time.RFC3339Nano)), e.admin); len(m.Deleted) != 1 || m.Deleted[0].Count != 2 {
+		t.Fatalf("Patient export since the deletions: deleted %+v", m.Deleted)
+	}
 	// The patient parameter narrows a Group (POST).
 	params := `{"resourceType":"Parameters","parameter":[{"name":"patient","valueReference":{"reference":"Patient/pb"}},
 	  {"name":"_type","valueString":"Observation"}]}`

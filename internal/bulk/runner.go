@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/fhir"
+	"github.com/concord-health/concord/fhirpath"
+	"github.com/concord-health/concord/internal/search"
 )
 
 // errLost says the worker no longer holds its job: it was cancelled, or
@@ -139,6 +142,8 @@ type jobRun struct {
 	errBuf bytes.Buffer
 	errN   int64
 	saved  time.Time
+	// patients are prm.Patients as a set, for wasInCompartment.
+	patients map[string]bool
 }
 
 // export writes a job's files from where its cursor stands, then marks it
@@ -211,19 +216,72 @@ func (j *jobRun) scanType(ctx context.Context, filters []*concord.SearchQuery) e
 		params := fhir.CompartmentParams(fhir.CompartmentPatient, j.typ)
 		scan.Compartment = &concord.ScanCompartment{OwnerType: "Patient", IDs: prm.Patients, Params: params}
 	}
-	if j.cur.Phase == phaseDeleted {
-		// Deletions since _since, for a system export: a deletion keeps
-		// no index, so whether it was in a compartment or matched a
-		// _typeFilter cannot be told; those exports list none.
-		if prm.Since.IsZero() || prm.Level != levelSystem || len(filters) > 0 {
-			return nil
-		}
-		scan.Deleted = true
-	}
 	if prm.Patients != nil && len(prm.Patients) == 0 {
 		return nil // a Group without patients
 	}
+	if j.cur.Phase == phaseDeleted {
+		// Deletions since _since. A deletion keeps no index: whether it
+		// matched a _typeFilter cannot be told (such types list none),
+		// and whether it was in the compartment is read from its last
+		// version.
+		if prm.Since.IsZero() || len(filters) > 0 {
+			return nil
+		}
+		scan.Deleted, scan.Compartment = true, nil
+		if prm.Level != levelSystem {
+			return j.e.store.ScanResources(ctx, scan, func(r *concord.Resource) error {
+				in, err := j.wasInCompartment(ctx, r)
+				if err != nil || !in {
+					return err
+				}
+				return j.add(r)
+			})
+		}
+	}
 	return j.e.store.ScanResources(ctx, scan, j.add)
+}
+
+// wasInCompartment reports whether a deleted resource was, before its
+// deletion, in the compartment of one of the job's patients (of any
+// patient when the job names none).
+func (j *jobRun) wasInCompartment(ctx context.Context, r *concord.Resource) (bool, error) {
+	if j.patients == nil && j.prm.Patients != nil {
+		j.patients = map[string]bool{}
+		for _, id := range j.prm.Patients {
+			j.patients[id] = true
+		}
+	}
+	in := func(id string) bool { return j.prm.Patients == nil || j.patients[id] }
+	if r.Type == "Patient" {
+		return in(r.ID), nil
+	}
+	if r.Version < 2 {
+		return false, nil
+	}
+	prev, err := j.e.store.ResourceVersion(ctx, r.Type, r.ID, r.Version-1)
+	if concord.ErrorCode(err) == concord.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if prev.Deleted {
+		return false, nil
+	}
+	doc, err := fhirpath.ParseJSON(prev.Content)
+	if err != nil {
+		return false, nil // not JSON: not in any compartment that can be told
+	}
+	idx, err := search.Index(ctx, doc)
+	if err != nil {
+		return false, err
+	}
+	params := fhir.CompartmentParams(fhir.CompartmentPatient, r.Type)
+	for _, ref := range idx.Refs {
+		if ref.Type == "Patient" && in(ref.ID) && slices.Contains(params, ref.Param) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // add appends one resource to the current chunk as an NDJSON line, and
