@@ -202,6 +202,20 @@ func testPatientAndGroupExport(t *testing.T, st concord.Store) {
 	if strings.Join(ids["Observation"], " ") != "ob1" || len(ids) != 1 {
 		t.Fatalf("Group export for Patient/pb: %v", ids)
 	}
+	// And a Patient export.
+	params = `{"resourceType":"Parameters","parameter":[{"name":"patient","valueReference":{"reference":"Patient/pb"}},
+	  {"name":"_type","valueString":"Patient,Observation,Condition"}]}`
+	resp, body = e.do("POST", "/fhir/Patient/$export", e.admin, params, "Prefer", "respond-async", "Content-Type", "application/fhir+json")
+	if resp.StatusCode != 202 {
+		t.Fatalf("POST Patient $export: %d %s", resp.StatusCode, body)
+	}
+	ids = e.exported(e.wait(resp.Header.Get("Content-Location"), e.admin), e.admin)
+	if strings.Join(ids["Observation"], " ") != "ob1" || strings.Join(ids["Patient"], " ") != "pb" || len(ids) != 2 {
+		t.Fatalf("Patient export for Patient/pb: %v", ids)
+	}
+	if resp, body := e.do("GET", "/fhir/$export?patient=Patient/pb", e.admin, "", "Prefer", "respond-async"); resp.StatusCode != 400 {
+		t.Fatalf("patient on a system export: %d %s", resp.StatusCode, body)
+	}
 	if resp, body := e.do("GET", "/fhir/Group/nope/$export", e.admin, "", "Prefer", "respond-async"); resp.StatusCode != 404 {
 		t.Fatalf("unknown Group: %d %s", resp.StatusCode, body)
 	}
