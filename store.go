@@ -94,6 +94,27 @@ type Store interface {
 	// matching f, most frequent first, and how many match in all.
 	UnmappedCodes(ctx context.Context, f UnmappedFilter) ([]*UnmappedCode, int64, error)
 
+	// ScanResources calls fn for each current, not deleted, resource that
+	// f selects, in id order. It reads f.PageSize resources per query
+	// (keyset paging on the id), so memory stays flat whatever the
+	// number, and holds no query open while fn runs.
+	ScanResources(ctx context.Context, f ResourceScan, fn func(*Resource) error) error
+
+	// ExportJob returns a bulk export job (a deleted one included), or
+	// ENOTFOUND.
+	ExportJob(ctx context.Context, id string) (*ExportJob, error)
+	// ExportJobWaiting reports whether Tx.ClaimExportJob would give owner
+	// a job now: a read, so that idle workers poll without taking the
+	// writer.
+	ExportJobWaiting(ctx context.Context, owner string, now time.Time) (bool, error)
+	// ActiveExportJobs counts the export jobs requester started that are
+	// queued or running.
+	ActiveExportJobs(ctx context.Context, requester string) (int, error)
+	// ExportFiles returns the files of an export job in file order.
+	ExportFiles(ctx context.Context, job string) ([]*ExportFile, error)
+	// ExportChunk returns one chunk of an export file, or ENOTFOUND.
+	ExportChunk(ctx context.Context, job string, file, chunk int) ([]byte, error)
+
 	// Counts returns counts of what the store holds, for status pages.
 	Counts(ctx context.Context) (StoreCounts, error)
 
@@ -175,6 +196,32 @@ type Tx interface {
 	// target ("system|code"), or, with a zero time, as needing a mapping
 	// again. An unknown entry is not an error.
 	SetCodeMapped(ctx context.Context, sender, system, code string, at time.Time, target string) error
+	// CreateExportJob stores a new export job.
+	CreateExportJob(ctx context.Context, j *ExportJob) error
+	// ClaimExportJob gives owner the oldest queued export job, or a
+	// running one whose lease expired before now (its node stopped) or
+	// that owner itself held (it restarted), with a lease until the given
+	// time; nil when there is none. Claims from several nodes never
+	// return the same job. An owner runs one job at a time.
+	ClaimExportJob(ctx context.Context, owner string, now, until time.Time) (*ExportJob, error)
+	// SaveExportJob stores the status, progress, error, cursor and times
+	// of a job owner is running, and extends its lease until the given
+	// time. It fails with ECONFLICT when owner no longer holds the job
+	// (its lease was taken over, or the job was deleted).
+	SaveExportJob(ctx context.Context, j *ExportJob, owner string, until time.Time) error
+	// AppendExportChunk appends data (whole NDJSON lines, count of them)
+	// to file f.No of job f.Job, creating the file with f.Type and f.Error
+	// at its first chunk.
+	AppendExportChunk(ctx context.Context, f ExportFile, data []byte, count int64) error
+	// DeleteExportJob marks a job deleted (cancelled); its files are
+	// removed by SweepExportJobs. ENOTFOUND when there is no such job or
+	// it is deleted already.
+	DeleteExportJob(ctx context.Context, id string) error
+	// SweepExportJobs marks deleted the finished jobs that expired before
+	// now, then removes up to limit chunks of deleted jobs, and the jobs
+	// (with their file rows) that have none left. It returns how many
+	// rows it removed: call it again while that is not 0.
+	SweepExportJobs(ctx context.Context, now time.Time, limit int) (int, error)
 	// RecentMessage returns the newest message of channel from sender with
 	// controlID received at or after since and not rejected, or nil: the
 	// duplicate check, inside the transaction that stores the new one.

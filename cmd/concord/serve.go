@@ -17,6 +17,7 @@ import (
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/hl7v2"
 	"github.com/concord-health/concord/internal/adminapi"
+	"github.com/concord-health/concord/internal/bulk"
 	"github.com/concord-health/concord/internal/config"
 	"github.com/concord-health/concord/internal/convert"
 	"github.com/concord-health/concord/internal/engine"
@@ -134,7 +135,10 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log, wire: wire}
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
-	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version})
+	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version,
+		Operations: bulk.Operations, TypeOperations: bulk.TypeOperations, Instantiates: []string{bulk.CapabilityStatement}})
+	exporter := bulk.New(store, bulk.Options{Expiry: cfg.ExportExpiry, Node: cfg.NodeName(), Logger: log})
+	exporter.Register(srv)
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)
@@ -197,6 +201,10 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	// retried after the restart.
 	dispatched := make(chan struct{})
 	go func() { eng.Run(ctx); close(dispatched) }()
+	// Bulk exports run one at a time on this node; a job in flight when
+	// ctx ends resumes after the restart.
+	exported := make(chan struct{})
+	go func() { exporter.Run(ctx); close(exported) }()
 	// Every front door stops when ctx ends (a signal); if one fails first,
 	// the others stop too.
 	var first error
@@ -208,6 +216,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	doors.Wait()
 	src.wait()
 	<-dispatched
+	<-exported
 	log.Info("concord stopping")
 	return first
 }

@@ -51,6 +51,9 @@ type Config struct {
 	// kept; older content is dropped and the metadata kept. 0 keeps it
 	// forever.
 	MessageRetention time.Duration
+	// ExportExpiry is how long a finished bulk data export ($export) and
+	// its files are kept before they are deleted.
+	ExportExpiry time.Duration
 	// DefaultFHIR gives the default channel a fhir destination (convert
 	// into the FHIR store) and makes it answer after it; when false it
 	// only stores and acknowledges.
@@ -76,6 +79,7 @@ func Default() Config {
 		DuplicateWindow:  24 * time.Hour,
 		ValidateMessages: true,
 		DefaultFHIR:      true,
+		ExportExpiry:     24 * time.Hour,
 	}
 }
 
@@ -203,6 +207,16 @@ var Keys = []Key{
 				return err
 			}
 			c.MessageRetention = d
+			return nil
+		}},
+	{Name: "export_expiry", Serve: true, Usage: "how long a finished bulk data export ($export) and its files are kept, e.g. 24h or 7d",
+		get: func(c *Config) string { return formatDays(c.ExportExpiry) },
+		set: func(c *Config, s string) error {
+			d, err := parseDays(s)
+			if err != nil || d < time.Minute {
+				return fmt.Errorf("want a duration of at least 1m, such as 24h or 7d, got %q", s)
+			}
+			c.ExportExpiry = d
 			return nil
 		}},
 	{Name: "duplicate_window", Serve: true, Usage: "how long a repeated control ID from the same sender is answered without processing again (0: never)",

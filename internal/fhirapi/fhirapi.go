@@ -31,6 +31,22 @@ type Options struct {
 	Version string
 	// Now returns the time; time.Now when nil.
 	Now func() time.Time
+	// Operations are the system-level operations other packages serve
+	// under /fhir (bulk export), for the CapabilityStatement.
+	Operations []Operation
+	// TypeOperations are the type-level operations other packages serve,
+	// by resource type (Patient and Group $export).
+	TypeOperations map[string][]Operation
+	// Instantiates are the canonical URLs of CapabilityStatements the
+	// server also meets (the Bulk Data one), for the CapabilityStatement.
+	Instantiates []string
+}
+
+// Operation is an operation in the CapabilityStatement: its name (without
+// $) and the canonical URL of its OperationDefinition.
+type Operation struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition"`
 }
 
 type api struct {

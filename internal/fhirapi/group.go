@@ -21,19 +21,20 @@ const maxGroupDepth = 8
 // given, holds now (a member whose period ended, or has not started, is
 // left out). A member that is itself a Group adds that Group's members
 // (to a depth of 8, each Group once). References to other servers
-// (absolute URLs) and members of other types are skipped; the Patients
-// are not read, so an id may name a Patient since deleted.
+// (absolute URLs) and members of other types are skipped and returned
+// as written in skipped (for the caller's report); the Patients are not
+// read, so an id may name a Patient since deleted.
 //
 // GroupMembers does no authorisation: the caller decides who may list
 // the Group. Errors: ENOTFOUND when there is no such Group, EGONE when it
 // was deleted, EUNSUPPORTED for a definitional Group (actual false: its
 // members are defined by characteristics, not listed).
-func GroupMembers(ctx context.Context, store concord.Store, groupID string) ([]string, error) {
+func GroupMembers(ctx context.Context, store concord.Store, groupID string) (patients, skipped []string, err error) {
 	g := groupWalk{store: store, now: time.Now(), seen: map[string]bool{}, have: map[string]bool{}}
 	if err := g.walk(ctx, groupID, 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return g.out, nil
+	return g.out, g.skipped, nil
 }
 
 // groupWalk collects the members of Groups.
@@ -43,6 +44,9 @@ type groupWalk struct {
 	seen  map[string]bool // Groups walked
 	have  map[string]bool // Patients found
 	out   []string
+	// skipped are the member references that name neither a Patient nor
+	// a Group of this server.
+	skipped []string
 }
 
 // groupDoc is what GroupMembers reads of a Group.
@@ -85,7 +89,10 @@ func (g *groupWalk) walk(ctx context.Context, id string, depth int) error {
 		}
 		typ, mid, ok := localReference(m.Entity.Reference)
 		switch {
-		case !ok:
+		case !ok || (typ != "Patient" && typ != "Group"):
+			if m.Entity.Reference != "" {
+				g.skipped = append(g.skipped, m.Entity.Reference)
+			}
 		case typ == "Patient":
 			if !g.have[mid] {
 				g.have[mid] = true

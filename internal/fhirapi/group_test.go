@@ -59,27 +59,30 @@ func TestGroupCohort(t *testing.T) {
 	if status, body := s.do("GET", "/fhir/Group?member=Patient/p6", "", ""); status != 200 || !strings.Contains(body, `"id":"inner"`) || strings.Contains(body, `"id":"`+g.ID+`"`) {
 		t.Errorf("Group?member=Patient/p6: %d %.300s", status, body)
 	}
-	got, err := GroupMembers(ctx, s.store, g.ID)
+	got, skipped, err := GroupMembers(ctx, s.store, g.ID)
 	if err != nil || !slices.Equal(got, []string{"p2", "p1", "p5", "p6"}) {
 		t.Errorf("GroupMembers: %v %v, want [p2 p1 p5 p6]", got, err)
 	}
-	if got, err := GroupMembers(ctx, s.store, "inner"); err != nil || !slices.Equal(got, []string{"p6", "p2", "p1", "p5"}) {
+	if want := []string{"Device/d1", "https://elsewhere.example/fhir/Patient/p9"}; !slices.Equal(skipped, want) {
+		t.Errorf("GroupMembers skipped %v, want %v", skipped, want)
+	}
+	if got, _, err := GroupMembers(ctx, s.store, "inner"); err != nil || !slices.Equal(got, []string{"p6", "p2", "p1", "p5"}) {
 		t.Errorf("GroupMembers(inner): %v %v", got, err)
 	}
-	if _, err := GroupMembers(ctx, s.store, "nope"); concord.ErrorCode(err) != concord.ENOTFOUND {
+	if _, _, err := GroupMembers(ctx, s.store, "nope"); concord.ErrorCode(err) != concord.ENOTFOUND {
 		t.Errorf("unknown Group: %v", err)
 	}
 	if status, body := s.do("PUT", "/fhir/Group/def", "application/fhir+json",
 		`{"resourceType":"Group","id":"def","type":"person","actual":false,"characteristic":[{"code":{"text":"age"},"valueBoolean":true,"exclude":false}]}`); status != 201 {
 		t.Fatalf("PUT definitional Group: %d %s", status, body)
 	}
-	if _, err := GroupMembers(ctx, s.store, "def"); concord.ErrorCode(err) != concord.EUNSUPPORTED {
+	if _, _, err := GroupMembers(ctx, s.store, "def"); concord.ErrorCode(err) != concord.EUNSUPPORTED {
 		t.Errorf("definitional Group: %v", err)
 	}
 	if status, _ := s.do("DELETE", "/fhir/Group/def", "", ""); status != 200 && status != 204 {
 		t.Fatalf("DELETE: %d", status)
 	}
-	if _, err := GroupMembers(ctx, s.store, "def"); concord.ErrorCode(err) != concord.EGONE {
+	if _, _, err := GroupMembers(ctx, s.store, "def"); concord.ErrorCode(err) != concord.EGONE {
 		t.Errorf("deleted Group: %v", err)
 	}
 }

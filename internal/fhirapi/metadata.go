@@ -2,6 +2,7 @@ package fhirapi
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -13,6 +14,22 @@ import (
 // generated from the same lists the routes are registered from.
 func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 	resources := capabilityResources()
+	if len(a.opt.TypeOperations) > 0 {
+		resources = slices.Clone(resources)
+		for i, res := range resources {
+			extra := a.opt.TypeOperations[res["type"].(string)]
+			if len(extra) == 0 {
+				continue
+			}
+			ops := []any{validateOperation[0]}
+			for _, op := range extra {
+				ops = append(ops, op)
+			}
+			r := maps.Clone(res)
+			r["operation"] = ops
+			resources[i] = r
+		}
+	}
 	cs := map[string]any{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
@@ -34,6 +51,12 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 			"resource":    resources,
 			"interaction": []map[string]string{{"code": "history-system"}, {"code": "transaction"}, {"code": "batch"}},
 		}},
+	}
+	if len(a.opt.Operations) > 0 {
+		cs["rest"].([]map[string]any)[0]["operation"] = a.opt.Operations
+	}
+	if len(a.opt.Instantiates) > 0 {
+		cs["instantiates"] = a.opt.Instantiates
 	}
 	w.Header().Set("Content-Type", fhirJSON)
 	json.NewEncoder(w).Encode(cs)

@@ -33,7 +33,8 @@ type Options struct {
 }
 
 var dialect = sqldb.Dialect{
-	LockRow: " FOR UPDATE",
+	LockRow:    " FOR UPDATE",
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
 	// Any constant works as long as every Concord build uses the same one.
 	MigrationLock: "SELECT pg_advisory_xact_lock(74280011)",
 	KeyLock:       "SELECT pg_advisory_xact_lock(hashtextextended($1, 74280012))",

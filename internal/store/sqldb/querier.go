@@ -65,6 +65,11 @@ type Dialect struct {
 	// the transaction ends (" FOR UPDATE" on PostgreSQL; SQLite has a single
 	// writer, so it needs nothing).
 	LockRow string
+	// SkipLocked is appended to a SELECT that claims a row of a work
+	// queue: it locks the row and passes over rows other transactions
+	// hold (" FOR UPDATE SKIP LOCKED" on PostgreSQL; SQLite's single
+	// writer needs nothing).
+	SkipLocked string
 	// MigrationLock, when set, is run first in every migration transaction
 	// to keep several nodes from migrating at once.
 	MigrationLock string

@@ -20,6 +20,11 @@ const maxUnicode = "\U0010FFFF"
 type query struct {
 	args []any
 	d    Dialect
+	// exists makes every plain clause an EXISTS on the resource's own
+	// index rows: for scans in id order (ScanResources), which would
+	// otherwise build the IN list of the most selective clause again for
+	// every page.
+	exists bool
 }
 
 // arg adds an argument and returns its placeholder.
@@ -341,15 +346,17 @@ func (q *query) where(sq *concord.SearchQuery) (string, error) {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return selectivity(&sq.Where[a]) - selectivity(&sq.Where[b]) })
-	driven := false
+	// exists (a scan's pages) checks every clause on the rows of the
+	// resources the page reads.
+	driven := q.exists
 	// A compartment is the resources that refer to one resource: as
 	// selective as a reference clause, so it drives the search unless a
 	// clause is more selective (ids), and the clauses are then checked on
 	// its members' own rows. (On SQLite the first IN list drives.)
 	compartment := ""
 	if c := sq.Compartment; c != nil {
-		compartment = q.compartment(sq.Type, c)
-		if len(order) == 0 || selectivity(&sq.Where[order[0]]) >= selectivity(&concord.SearchClause{Kind: "reference"}) {
+		compartment = q.searchCompartment(sq.Type, c)
+		if !driven && (len(order) == 0 || selectivity(&sq.Where[order[0]]) >= selectivity(&concord.SearchClause{Kind: "reference"})) {
 			conds = append(conds, compartment)
 			compartment, driven = "", true
 		}
@@ -398,9 +405,9 @@ func (q *query) where(sq *concord.SearchQuery) (string, error) {
 	return strings.Join(conds, " AND "), nil
 }
 
-// compartment is the condition that puts a resource of typ in the
-// compartment c.
-func (q *query) compartment(typ string, c *concord.SearchCompartment) string {
+// searchCompartment is the condition that puts a resource of typ in the
+// compartment c of a search.
+func (q *query) searchCompartment(typ string, c *concord.SearchCompartment) string {
 	var alts []string
 	if len(c.Params) > 0 {
 		ps := make([]string, len(c.Params))

@@ -66,6 +66,8 @@ func Run(t *testing.T, b Backend) {
 		{"ResourceHistoryAt", testResourceHistoryAt},
 		{"ResourceStamp", testResourceStamp},
 		{"UnmappedCodes", testUnmappedCodes},
+		{"ScanResources", testScanResources},
+		{"ExportJobs", testExportJobs},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
 	}
