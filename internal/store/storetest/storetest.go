@@ -61,6 +61,7 @@ func Run(t *testing.T, b Backend) {
 		{"Search", testSearch},
 		{"Leases", testLeases},
 		{"Cursors", testCursors},
+		{"Subscriptions", testSubscriptions},
 		{"Resources", testResources},
 		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},
 		{"ResourceHistoryAt", testResourceHistoryAt},

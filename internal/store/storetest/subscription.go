@@ -1,0 +1,127 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/concord-health/concord"
+)
+
+// testSubscriptions checks the state kept beside Subscriptions: owners,
+// events numbered per subscription without gaps, and notifications
+// recorded only for the event at the head of the queue, so two nodes
+// cannot both deliver one.
+func testSubscriptions(t *testing.T, f *Fixture) {
+	s := f.Store
+	at := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	update := func(fn func(tx concord.Tx) error) error { return s.Update(ctx(t), fn) }
+	if _, err := s.Subscription(ctx(t), "s1"); concord.ErrorCode(err) != concord.ENOTFOUND {
+		t.Fatalf("Subscription of an unknown id = %v, want ENOTFOUND", err)
+	}
+	if err := update(func(tx concord.Tx) error {
+		return tx.AppendSubscriptionEvent(ctx(t), &concord.SubscriptionEvent{Subscription: "s1", Type: "Observation", ID: "o", Version: 1, At: at})
+	}); concord.ErrorCode(err) != concord.ENOTFOUND {
+		t.Fatalf("an event for an unknown subscription = %v, want ENOTFOUND", err)
+	}
+	owner := &concord.SubscriptionState{ID: "s1", Owner: "tok1", Role: concord.RoleClinician, Scopes: []string{"user/Observation.rs", "user/Patient.rs"}}
+	for _, id := range []string{"s1", "s2"} {
+		o := *owner
+		o.ID = id
+		if err := update(func(tx concord.Tx) error { return tx.PutSubscription(ctx(t), &o, false, at) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.Subscription(ctx(t), "s1")
+	if err != nil || st.Owner != "tok1" || st.Role != concord.RoleClinician || !slices.Equal(st.Scopes, owner.Scopes) || st.Events != 0 {
+		t.Fatalf("Subscription = %+v, %v", st, err)
+	}
+	// Three events for s1 in one transaction, one for s2; one more for s1
+	// rolled back with its transaction leaves no gap.
+	if err := update(func(tx concord.Tx) error {
+		for i, sub := range []string{"s1", "s2", "s1", "s1"} {
+			e := &concord.SubscriptionEvent{Subscription: sub, Type: "Observation", ID: "o" + string(rune('a'+i)), Version: 1, Seq: int64(i + 10), At: at}
+			if err := tx.AppendSubscriptionEvent(ctx(t), e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = update(func(tx concord.Tx) error {
+		if err := tx.AppendSubscriptionEvent(ctx(t), &concord.SubscriptionEvent{Subscription: "s1", Type: "Observation", ID: "x", Version: 1, At: at}); err != nil {
+			return err
+		}
+		return concord.Errorf(concord.EINVALID, "roll back")
+	})
+	evs, err := s.SubscriptionEvents(ctx(t), "s1", 1, 0, 10)
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("SubscriptionEvents = %d, %v; want 3", len(evs), err)
+	}
+	for i, e := range evs {
+		if e.Number != int64(i+1) || e.Subscription != "s1" || !e.At.Equal(at) {
+			t.Fatalf("event %d = %+v", i, e)
+		}
+	}
+	if evs[0].ID != "oa" || evs[1].ID != "oc" || evs[2].ID != "od" || evs[2].Seq != 13 {
+		t.Fatalf("events out of order: %+v %+v %+v", evs[0], evs[1], evs[2])
+	}
+	if evs, err := s.SubscriptionEvents(ctx(t), "s1", 2, 2, 10); err != nil || len(evs) != 1 || evs[0].Number != 2 {
+		t.Fatalf("SubscriptionEvents 2..2 = %v, %v", evs, err)
+	}
+	pending, err := s.PendingSubscriptions(ctx(t), at, 10)
+	if err != nil || !slices.Equal(pending, []string{"s1", "s2"}) {
+		t.Fatalf("PendingSubscriptions = %v, %v", pending, err)
+	}
+	record := func(a concord.SubscriptionAttempt) error {
+		return update(func(tx concord.Tx) error { return tx.RecordNotification(ctx(t), "s1", a) })
+	}
+	// Only the head event may be recorded.
+	if err := record(concord.SubscriptionAttempt{Number: 2, At: at, OK: true}); concord.ErrorCode(err) != concord.ECONFLICT {
+		t.Fatalf("recording event 2 before 1 = %v, want ECONFLICT", err)
+	}
+	if err := record(concord.SubscriptionAttempt{Number: 1, At: at, OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := record(concord.SubscriptionAttempt{Number: 1, At: at, OK: true}); concord.ErrorCode(err) != concord.ECONFLICT {
+		t.Fatalf("recording event 1 twice = %v, want ECONFLICT", err)
+	}
+	// Two failures at event 2: counted, and the subscription waits.
+	next := at.Add(time.Minute)
+	for i := 0; i < 2; i++ {
+		if err := record(concord.SubscriptionAttempt{Number: 2, At: at.Add(time.Duration(i) * time.Second), Error: "503", Next: next}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ = s.Subscription(ctx(t), "s1")
+	if st.Delivered != 1 || st.Attempts != 2 || st.Errors != 2 || !st.FailingSince.Equal(at) || !st.NextAttempt.Equal(next) || st.LastError != "503" {
+		t.Fatalf("after two failures: %+v", st)
+	}
+	if pending, _ := s.PendingSubscriptions(ctx(t), at, 10); !slices.Equal(pending, []string{"s2"}) {
+		t.Fatalf("PendingSubscriptions while s1 waits = %v, want [s2]", pending)
+	}
+	if pending, _ := s.PendingSubscriptions(ctx(t), next, 10); !slices.Equal(pending, []string{"s2", "s1"}) {
+		t.Fatalf("PendingSubscriptions once s1 is due = %v, want [s2 s1]", pending)
+	}
+	// A new owner with reset clears the failures, not the counts.
+	o := *owner
+	o.Owner, o.Patient = "tok2", "p1"
+	if err := update(func(tx concord.Tx) error { return tx.PutSubscription(ctx(t), &o, true, next) }); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.Subscription(ctx(t), "s1")
+	if st.Owner != "tok2" || st.Patient != "p1" || st.Attempts != 0 || !st.FailingSince.IsZero() || st.LastError != "" ||
+		st.Errors != 2 || st.Events != 3 || st.Delivered != 1 {
+		t.Fatalf("after a reset: %+v", st)
+	}
+	if err := record(concord.SubscriptionAttempt{Number: 2, At: next, OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := record(concord.SubscriptionAttempt{Number: 3, At: next, OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := record(concord.SubscriptionAttempt{Number: 4, At: next, OK: true}); concord.ErrorCode(err) != concord.ECONFLICT {
+		t.Fatalf("recording an event not queued = %v, want ECONFLICT", err)
+	}
+}
