@@ -31,6 +31,18 @@ type Options struct {
 	Version string
 	// Now returns the time; time.Now when nil.
 	Now func() time.Time
+	// Subscriptions, when set, admits every Subscription written
+	// (internal/subscription): nil stores them as any resource.
+	Subscriptions SubscriptionGate
+}
+
+// SubscriptionGate checks each version of a Subscription resource as it
+// is stored, inside the write transaction: it refuses one it cannot
+// serve (an error with a code), may rewrite its content (a requested
+// subscription becomes active: the content returned, nil to keep it)
+// and records in tx on whose behalf it notifies (the principal in ctx).
+type SubscriptionGate interface {
+	Admit(ctx context.Context, tx concord.Tx, r *concord.Resource) ([]byte, error)
 }
 
 type api struct {

@@ -1,0 +1,238 @@
+package subscription
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/concord-health/concord"
+)
+
+// maxAnswer is how much of an endpoint's answer is read (and dropped).
+const maxAnswer = 64 << 10
+
+// deliverLoop starts a delivery worker for each subscription with events
+// due, at most Workers at once; the matcher wakes it when it queues
+// events, and it looks for due retries (and other nodes' events) every
+// Poll.
+func (m *Manager) deliverLoop(ctx context.Context) {
+	client := m.httpClient()
+	sem := make(chan struct{}, m.opt.Workers)
+	defer func() {
+		// Wait for the workers to finish their attempts.
+		for i := 0; i < cap(sem); i++ {
+			sem <- struct{}{}
+		}
+		client.CloseIdleConnections()
+	}()
+	for ctx.Err() == nil {
+		ids, err := m.opt.Store.PendingSubscriptions(ctx, m.opt.Now(), 100)
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("subscriptions pending delivery", "err", err)
+		}
+		for _, id := range ids {
+			m.mu.Lock()
+			busy := m.running[id]
+			if !busy {
+				m.running[id] = true
+			}
+			m.mu.Unlock()
+			if busy {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				m.mu.Lock()
+				delete(m.running, id)
+				m.mu.Unlock()
+				return
+			}
+			go func() {
+				defer func() {
+					m.mu.Lock()
+					delete(m.running, id)
+					m.mu.Unlock()
+					<-sem
+				}()
+				m.deliver(ctx, client, id)
+			}()
+		}
+		sleep(ctx, m.deliverC, m.opt.Poll)
+	}
+}
+
+// deliver sends a subscription's due events in order while this node
+// holds its lease; it returns when none is due (nothing left, or waiting
+// for a retry), when the subscription is not active, or when ctx ends.
+func (m *Manager) deliver(ctx context.Context, client *http.Client, id string) {
+	now := m.opt.Now()
+	ok, err := m.lease(ctx, id, now, now.Add(leaseFor))
+	if err != nil || !ok {
+		return // another node delivers it
+	}
+	leasedUntil := now.Add(leaseFor)
+	defer m.release(ctx, id)
+	for ctx.Err() == nil {
+		now = m.opt.Now()
+		if leasedUntil.Sub(now) < leaseRenew {
+			if ok, err := m.lease(ctx, id, now, now.Add(leaseFor)); err != nil || !ok {
+				return
+			}
+			leasedUntil = now.Add(leaseFor)
+		}
+		more, err := m.deliverNext(ctx, client, id, now)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("subscription delivery", "subscription", id, "err", err)
+			}
+			return
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// deliverNext makes one attempt at the subscription's next event and
+// reports whether another attempt is due at once. An error means the
+// store failed.
+func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id string, now time.Time) (bool, error) {
+	st, err := m.opt.Store.Subscription(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if st.Events <= st.Delivered || st.NextAttempt.After(now) {
+		return false, nil
+	}
+	res, err := m.opt.Store.Resource(ctx, "Subscription", id)
+	if concord.ErrorCode(err) == concord.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if res.Deleted {
+		return false, nil // its events wait, should it be written again
+	}
+	s, err := parseSub(res.Content)
+	if err != nil || s.Status != statusActive {
+		return false, nil // off or error: its events wait
+	}
+	typ, _, err := s.check()
+	if err != nil {
+		m.stopWith(ctx, res, "this Subscription can no longer be served: "+err.Error())
+		return false, nil
+	}
+	p, reason, err := m.ownerPrincipal(ctx, st, now)
+	if err != nil {
+		return false, err
+	}
+	if reason == "" {
+		if _, err := concord.Authorize(p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch}); err != nil {
+			reason = "the writer of this Subscription may no longer read " + typ + ": " + err.Error()
+		}
+	}
+	if reason != "" {
+		m.stopWith(ctx, res, reason)
+		return false, nil
+	}
+	evs, err := m.opt.Store.SubscriptionEvents(ctx, id, st.Delivered+1, st.Delivered+1, 1)
+	if err != nil {
+		return false, err
+	}
+	if len(evs) == 0 {
+		return false, concord.Errorf(concord.EINTERNAL, "subscription %s: event %d is missing", id, st.Delivered+1)
+	}
+	ev := evs[0]
+	sendErr := m.send(ctx, client, s, ev)
+	at := m.opt.Now()
+	a := concord.SubscriptionAttempt{Number: ev.Number, At: at, OK: sendErr == nil}
+	if sendErr != nil {
+		if ctx.Err() != nil {
+			return false, nil // stopping: the attempt is made again after the restart
+		}
+		a.Error = truncate(sendErr.Error(), 1000)
+		a.Next = at.Add(m.backoff(st.Attempts + 1))
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := m.opt.Store.Update(rctx, func(tx concord.Tx) error { return tx.RecordNotification(rctx, id, a) }); err != nil {
+		return false, err
+	}
+	switch {
+	case sendErr == nil && s.Error != "":
+		// Delivering again: the error the subscription showed is over.
+		m.setStatus(rctx, id, res.Version, res.Content, statusActive, "")
+	case sendErr != nil && !st.FailingSince.IsZero() && at.Sub(st.FailingSince) >= m.opt.GiveUp:
+		m.setStatus(rctx, id, res.Version, res.Content, statusError, fmt.Sprintf(
+			"notifications failed for %s (%d attempts), given up: %s; events wait from number %d — set status to requested to resume",
+			at.Sub(st.FailingSince).Round(time.Second), st.Attempts+1, a.Error, ev.Number))
+	case sendErr != nil && st.Attempts == 0:
+		// The first failure of a run: the subscription says so (once).
+		m.setStatus(rctx, id, res.Version, res.Content, statusActive, "notification failed, retrying: "+a.Error)
+	}
+	return sendErr == nil, nil
+}
+
+// stopWith sets res (an active Subscription) to error with the reason.
+func (m *Manager) stopWith(ctx context.Context, res *concord.Resource, reason string) {
+	if err := m.setStatus(ctx, res.ID, res.Version, res.Content, statusError, reason); err != nil {
+		m.log.Warn("subscription status", "subscription", res.ID, "err", err)
+	}
+}
+
+// backoff is the wait before attempt n+1 after n failures: RetryMin
+// doubled each time, at most RetryMax.
+func (m *Manager) backoff(n int) time.Duration {
+	d := m.opt.RetryMin
+	for i := 1; i < n && d < m.opt.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, m.opt.RetryMax)
+}
+
+// send makes one rest-hook notification of ev. Following R4
+// (subscription.html, rest-hook): with no payload, a POST with no body
+// to the endpoint; with a payload type, the resource version itself as a
+// PUT to [endpoint]/[type]/[id], in that type. Any 2xx answer is success.
+func (m *Manager) send(ctx context.Context, client *http.Client, s *sub, ev *concord.SubscriptionEvent) error {
+	method, target := http.MethodPost, s.Channel.Endpoint
+	var body []byte
+	if s.Channel.Payload != "" {
+		r, err := m.opt.Store.ResourceVersion(ctx, ev.Type, ev.ID, ev.Version)
+		if err != nil {
+			return fmt.Errorf("reading %s/%s version %d: %w", ev.Type, ev.ID, ev.Version, err)
+		}
+		method, target, body = http.MethodPut, strings.TrimSuffix(target, "/")+"/"+ev.Type+"/"+ev.ID, r.Content
+	}
+	rctx, cancel := context.WithTimeout(ctx, m.opt.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, method, target, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	} else {
+		req.Header.Set("Content-Type", s.Channel.Payload)
+	}
+	hs, _ := s.headers()
+	for _, h := range hs {
+		req.Header.Add(h[0], h[1])
+	}
+	req.Header.Set("User-Agent", "Concord/"+concord.Version+" (FHIR subscription)")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("the endpoint answered %s", resp.Status)
+	}
+	return nil
+}
