@@ -23,6 +23,7 @@ import (
 	"github.com/concord-health/concord/internal/fhirapi"
 	"github.com/concord-health/concord/internal/fhirdest"
 	"github.com/concord-health/concord/internal/server"
+	"github.com/concord-health/concord/internal/subscription"
 	"github.com/concord-health/concord/internal/terminology"
 	"github.com/concord-health/concord/mllp"
 )
@@ -98,7 +99,11 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 		opts.Validate = func(m *hl7v2.Message) []hl7v2.Issue { return hl7v2.Validate(m, hl7v2.ValidateOptions{}) }
 	}
 	eng := engine.New(opts)
-	notify.setWake(eng.ChangesWritten)
+	// FHIR Subscriptions: admitted in the FHIR API's writes, matched and
+	// delivered from the change log.
+	subs := subscription.New(subscription.Options{Store: store, Logger: log, Node: cfg.NodeName(),
+		AllowPrivate: cfg.SubscriptionAllowPrivate, Timeout: cfg.SubscriptionTimeout, GiveUp: cfg.SubscriptionGiveUp})
+	notify.setWake(func() { eng.ChangesWritten(); subs.ChangesWritten() })
 	srv := server.New(server.Options{
 		Store:           store,
 		Logger:          log,
@@ -134,7 +139,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log, wire: wire}
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
-	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version})
+	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version, Subscriptions: subs})
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)
@@ -197,6 +202,8 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	// retried after the restart.
 	dispatched := make(chan struct{})
 	go func() { eng.Run(ctx); close(dispatched) }()
+	notified := make(chan struct{})
+	go func() { subs.Run(ctx); close(notified) }()
 	// Every front door stops when ctx ends (a signal); if one fails first,
 	// the others stop too.
 	var first error
@@ -208,6 +215,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	doors.Wait()
 	src.wait()
 	<-dispatched
+	<-notified
 	log.Info("concord stopping")
 	return first
 }

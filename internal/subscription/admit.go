@@ -52,10 +52,10 @@ func (m *Manager) Admit(ctx context.Context, tx concord.Tx, r *concord.Resource)
 		return nil, err
 	}
 	if _, err := search.Parse(typ, params, search.Options{Strict: true, Now: m.opt.Now()}); err != nil {
-		return nil, concord.WrapError(concord.EINVALID, err, "Subscription.criteria %q", truncate(s.Criteria, 200))
+		return nil, concord.Errorf(concord.EINVALID, "Subscription.criteria %q: %v", truncate(s.Criteria, 200), err)
 	}
 	if _, err := concord.Authorize(p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch}); err != nil {
-		return nil, concord.WrapError(concord.EFORBIDDEN, err, "the writer of a Subscription must be allowed to read and search what it subscribes to")
+		return nil, concord.Errorf(concord.EFORBIDDEN, "the writer of a Subscription must be allowed to read and search what it subscribes to: %v", err)
 	}
 	st := &concord.SubscriptionState{ID: r.ID, Owner: p.Actor, Role: p.Role, Patient: p.Patient}
 	for _, sc := range p.Scopes {

@@ -152,9 +152,6 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 	at := m.opt.Now()
 	a := concord.SubscriptionAttempt{Number: ev.Number, At: at, OK: sendErr == nil}
 	if sendErr != nil {
-		if ctx.Err() != nil {
-			return false, nil // stopping: the attempt is made again after the restart
-		}
 		a.Error = truncate(sendErr.Error(), 1000)
 		a.Next = at.Add(m.backoff(st.Attempts + 1))
 	}
@@ -209,7 +206,10 @@ func (m *Manager) send(ctx context.Context, client *http.Client, s *sub, ev *con
 		}
 		method, target, body = http.MethodPut, strings.TrimSuffix(target, "/")+"/"+ev.Type+"/"+ev.ID, r.Content
 	}
-	rctx, cancel := context.WithTimeout(ctx, m.opt.Timeout)
+	// An attempt in flight finishes (within Timeout) when ctx ends, so a
+	// notification the endpoint took is recorded before Concord stops,
+	// and not sent again after the restart.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opt.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, method, target, bytes.NewReader(body))
 	if err != nil {

@@ -54,9 +54,9 @@ const Actor = "subscriptions"
 
 // Options configure the manager.
 type Options struct {
-	// Store is where subscriptions, events and status changes are kept;
-	// status changes are written through the FHIR API's importer over
-	// it, so give it the store the FHIR API writes to.
+	// Store is where subscriptions, events and status changes are kept
+	// (status changes are written through the FHIR API's importer over
+	// it, as Subscription versions).
 	Store  concord.Store
 	Logger *slog.Logger
 	// Node names this node in audit records and in leases.

@@ -260,7 +260,7 @@ func TestRestHook(t *testing.T) {
 		}
 		// An update that stops matching notifies nothing; one that
 		// matches again does.
-		code, b = n.do("PUT", "/fhir/Observation/"+o1, n.admin, strings.Replace(observation("9999-9"), `{"resourceType":"Observation",`, `{"resourceType":"Observation","id":"`+o1+`",`, 1))
+		code, b = n.do("PUT", "/fhir/Observation/"+o1, n.admin, withID(observation("9999-9"), o1))
 		if code != http.StatusOK {
 			t.Fatalf("PUT: %d %s", code, b)
 		}
@@ -293,4 +293,45 @@ func TestRestHook(t *testing.T) {
 		})
 		rcv.none(t, 100*time.Millisecond)
 	})
+}
+
+// withID returns a resource's JSON with its id set.
+func withID(body, id string) string {
+	var m map[string]any
+	json.Unmarshal([]byte(body), &m)
+	m["id"] = id
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// TestTwoNodes: two nodes sharing PostgreSQL (two connection pools) match
+// and deliver each event once, in order.
+func TestTwoNodes(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	open := func() concord.Store {
+		st, err := postgres.Open(context.Background(), url, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	a := startNode(t, open(), Options{})
+	b := startNode(t, open(), Options{})
+	rcv := newReceiver(t)
+	a.create(a.admin, "Subscription", subscription("Observation?code=http://loinc.org|1234-5", rcv.URL, "application/fhir+json"))
+	var want []string
+	for i := 0; i < 20; i++ {
+		n := a
+		if i%2 == 1 {
+			n = b
+		}
+		want = append(want, n.create(n.admin, "Observation", observation("1234-5")))
+	}
+	for i, id := range want {
+		if h := rcv.next(t); h.path != "/Observation/"+id {
+			t.Fatalf("notification %d = %s, want /Observation/%s", i+1, h.path, id)
+		}
+	}
+	rcv.none(t, 300*time.Millisecond)
 }
