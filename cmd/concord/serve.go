@@ -140,6 +140,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
 	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version, Subscriptions: subs})
+	subs.Register(srv)
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)

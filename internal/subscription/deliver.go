@@ -148,7 +148,13 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 		return false, concord.Errorf(concord.EINTERNAL, "subscription %s: event %d is missing", id, st.Delivered+1)
 	}
 	ev := evs[0]
-	sendErr := m.send(ctx, client, s, ev)
+	var sendErr error
+	if s.Channel.Type == channelRestHook {
+		sendErr = m.send(ctx, client, s, ev)
+	}
+	// A websocket subscription's events are read by number by the
+	// connections bound to it (websocket.go): there is nothing to send
+	// here, the event is only passed.
 	at := m.opt.Now()
 	a := concord.SubscriptionAttempt{Number: ev.Number, At: at, OK: sendErr == nil}
 	if sendErr != nil {

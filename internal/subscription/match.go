@@ -141,6 +141,7 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 	}
 	if len(events) > 0 {
 		poke(m.deliverC)
+		m.eventsQueued()
 	}
 	// Subscriptions whose owner may no longer see anything stop.
 	for id, o := range owners {

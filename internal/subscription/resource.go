@@ -21,7 +21,8 @@ const (
 
 // Channel types served.
 const (
-	channelRestHook = "rest-hook"
+	channelRestHook  = "rest-hook"
+	channelWebsocket = "websocket"
 )
 
 // sub is the part of an R4 Subscription resource Concord acts on.
@@ -59,8 +60,11 @@ func (s *sub) check() (string, url.Values, error) {
 		if err := checkEndpoint(s.Channel.Endpoint); err != nil {
 			return "", nil, err
 		}
+	case channelWebsocket:
+		// The client connects to the server (WebsocketPath) and binds:
+		// channel.endpoint is not used.
 	default:
-		return "", nil, concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.type %q: this server notifies by rest-hook only", s.Channel.Type)
+		return "", nil, concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.type %q: this server notifies by rest-hook and websocket only", s.Channel.Type)
 	}
 	if s.Channel.Payload != "" {
 		mt, _, err := mime.ParseMediaType(s.Channel.Payload)

@@ -78,6 +78,10 @@ type Options struct {
 	// Poll is how often the matcher looks at the change log and the
 	// deliverer for due retries when nothing woke them.
 	Poll time.Duration
+	// SocketPing is how often websocket connections are pinged and their
+	// caller's token checked (default 30 s); a connection is dropped
+	// after two intervals without a frame from the client.
+	SocketPing time.Duration
 	// Workers caps the subscriptions delivered to at once.
 	Workers int
 	// Now returns the time; time.Now when nil.
@@ -95,6 +99,9 @@ type Manager struct {
 	deliverC chan struct{}
 
 	mu      sync.Mutex
+	runCtx  context.Context // set while Run runs
+	events  chan struct{}   // closed (and replaced) when events are queued
+	sockets int             // websocket connections open
 	running map[string]bool // subscriptions being delivered by this node
 	cache   *activeCache
 	gapSeq  int64
@@ -124,12 +131,16 @@ func New(opt Options) *Manager {
 	if opt.Poll <= 0 {
 		opt.Poll = defaultPoll
 	}
+	if opt.SocketPing <= 0 {
+		opt.SocketPing = 30 * time.Second
+	}
 	if opt.Workers <= 0 {
 		opt.Workers = defaultWorkers
 	}
 	id, _ := concord.NewID(time.Now())
 	m := &Manager{opt: opt, log: opt.Logger.With("part", "subscriptions"), owner: opt.Node + "/" + id,
-		matchC: make(chan struct{}, 1), deliverC: make(chan struct{}, 1), running: map[string]bool{}}
+		matchC: make(chan struct{}, 1), deliverC: make(chan struct{}, 1), running: map[string]bool{},
+		events: make(chan struct{})}
 	m.importer = fhirapi.NewImporter(opt.Store, fhirapi.Options{Subscriptions: m, Now: opt.Now})
 	return m
 }
@@ -141,11 +152,35 @@ func (m *Manager) ChangesWritten() { poke(m.matchC) }
 
 // Run runs the matcher and the deliverer until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
+	m.mu.Lock()
+	m.runCtx = ctx
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.runCtx = nil
+		m.mu.Unlock()
+	}()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); m.matchLoop(ctx) }()
 	go func() { defer wg.Done(); m.deliverLoop(ctx) }()
 	wg.Wait()
+}
+
+// eventsQueued wakes everything waiting for new events (websocket
+// connections).
+func (m *Manager) eventsQueued() {
+	m.mu.Lock()
+	close(m.events)
+	m.events = make(chan struct{})
+	m.mu.Unlock()
+}
+
+// eventsWait returns a channel closed when events are next queued.
+func (m *Manager) eventsWait() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.events
 }
 
 // poke wakes the loop waiting on c, if it waits.

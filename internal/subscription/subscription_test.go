@@ -69,6 +69,7 @@ func startNode(t *testing.T, st concord.Store, opt Options) *node {
 	m := New(opt)
 	srv := server.New(server.Options{Store: st, Logger: opt.Logger, Node: "test"})
 	fhirapi.Register(srv, st, fhirapi.Options{Subscriptions: m})
+	m.Register(srv)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	ctx, cancel := context.WithCancel(context.Background())
