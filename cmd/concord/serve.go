@@ -139,7 +139,8 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log, wire: wire}
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
-	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version, Subscriptions: subs})
+	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version, Subscriptions: subs,
+		WebsocketPath: subscription.WebsocketPath})
 	subs.Register(srv)
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,

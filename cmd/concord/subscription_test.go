@@ -71,6 +71,11 @@ func TestSubscriptionRestHook(t *testing.T) {
 	if h := nextHit(t, hits); h != "PUT /Observation/"+id {
 		t.Fatalf("notification %q, want PUT /Observation/%s", h, id)
 	}
+	// The CapabilityStatement names the websocket endpoint.
+	if _, b := fhirDo(t, "GET", f.url+"/fhir/metadata", "", ""); !strings.Contains(b,
+		`"valueUri":"ws://`+strings.TrimPrefix(f.url, "http://")+`/fhir/$subscription-websocket"`) {
+		t.Fatalf("metadata has no websocket URL: %.300s", b)
+	}
 	f.stop(t)
 	n := startServe(t, f.dir, "--data", f.data)
 	id = fhirCreate(t, n.url, admin, "Observation", subLOINC)

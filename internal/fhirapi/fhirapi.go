@@ -34,6 +34,9 @@ type Options struct {
 	// Subscriptions, when set, admits every Subscription written
 	// (internal/subscription): nil stores them as any resource.
 	Subscriptions SubscriptionGate
+	// WebsocketPath, when set, is where websocket subscriptions connect
+	// (under /fhir); the CapabilityStatement names it.
+	WebsocketPath string
 }
 
 // SubscriptionGate checks each version of a Subscription resource as it

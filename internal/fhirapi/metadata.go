@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/concord-health/concord/fhir"
@@ -34,6 +35,12 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 			"resource":    resources,
 			"interaction": []map[string]string{{"code": "history-system"}, {"code": "transaction"}, {"code": "batch"}},
 		}},
+	}
+	if a.opt.WebsocketPath != "" {
+		// R4's extension for the websocket subscription channel's URL.
+		ws := "ws" + strings.TrimPrefix(strings.TrimSuffix(baseURL(r), "/fhir"), "http") + a.opt.WebsocketPath
+		cs["rest"].([]map[string]any)[0]["extension"] = []map[string]string{{
+			"url": "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket", "valueUri": ws}}
 	}
 	w.Header().Set("Content-Type", fhirJSON)
 	json.NewEncoder(w).Encode(cs)
