@@ -150,7 +150,7 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 	ev := evs[0]
 	var sendErr error
 	if s.Channel.Type == channelRestHook {
-		sendErr = m.send(ctx, client, s, ev)
+		sendErr = m.send(ctx, client, s, st, ev)
 	}
 	// A websocket subscription's events are read by number by the
 	// connections bound to it (websocket.go): there is nothing to send
@@ -201,16 +201,29 @@ func (m *Manager) backoff(n int) time.Duration {
 // send makes one rest-hook notification of ev. Following R4
 // (subscription.html, rest-hook): with no payload, a POST with no body
 // to the endpoint; with a payload type, the resource version itself as a
-// PUT to [endpoint]/[type]/[id], in that type. Any 2xx answer is success.
-func (m *Manager) send(ctx context.Context, client *http.Client, s *sub, ev *concord.SubscriptionEvent) error {
+// PUT to [endpoint]/[type]/[id], in that type. A topic-based
+// subscription (R5 Backport) gets a POST of a notification Bundle
+// instead. Any 2xx answer is success.
+func (m *Manager) send(ctx context.Context, client *http.Client, s *sub, st *concord.SubscriptionState, ev *concord.SubscriptionEvent) error {
 	method, target := http.MethodPost, s.Channel.Endpoint
 	var body []byte
-	if s.Channel.Payload != "" {
-		r, err := m.opt.Store.ResourceVersion(ctx, ev.Type, ev.ID, ev.Version)
-		if err != nil {
-			return fmt.Errorf("reading %s/%s version %d: %w", ev.Type, ev.ID, ev.Version, err)
+	switch {
+	case s.topic() != "":
+		b := &statusBundle{bundleType: "history", kind: typeEventNotification, sub: s, state: st,
+			events: []*concord.SubscriptionEvent{ev}, content: s.content(), now: m.opt.Now()}
+		var err error
+		if body, err = b.build(ctx, m.readVersion); err != nil {
+			return err
 		}
-		method, target, body = http.MethodPut, strings.TrimSuffix(target, "/")+"/"+ev.Type+"/"+ev.ID, r.Content
+		if s.Channel.Payload == "" {
+			s.Channel.Payload = "application/fhir+json"
+		}
+	case s.Channel.Payload != "":
+		r, err := m.readVersion(ctx, ev)
+		if err != nil {
+			return err
+		}
+		method, target, body = http.MethodPut, strings.TrimSuffix(target, "/")+"/"+ev.Type+"/"+ev.ID, r
 	}
 	// An attempt in flight finishes (within Timeout) when ctx ends, so a
 	// notification the endpoint took is recorded before Concord stops,
@@ -241,4 +254,13 @@ func (m *Manager) send(ctx context.Context, client *http.Client, s *sub, ev *con
 		return fmt.Errorf("the endpoint answered %s", resp.Status)
 	}
 	return nil
+}
+
+// readVersion returns the content of the version an event names.
+func (m *Manager) readVersion(ctx context.Context, ev *concord.SubscriptionEvent) ([]byte, error) {
+	r, err := m.opt.Store.ResourceVersion(ctx, ev.Type, ev.ID, ev.Version)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/%s version %d: %w", ev.Type, ev.ID, ev.Version, err)
+	}
+	return r.Content, nil
 }

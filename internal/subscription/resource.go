@@ -25,18 +25,33 @@ const (
 	channelWebsocket = "websocket"
 )
 
-// sub is the part of an R4 Subscription resource Concord acts on.
+// sub is the part of an R4 Subscription resource Concord acts on, in
+// the R4 form (criteria a search) or the backport's topic-based form
+// (criteria a topic, with filter and payload-content extensions).
 type sub struct {
-	ID       string `json:"id"`
-	Status   string `json:"status"`
-	Criteria string `json:"criteria"`
-	Error    string `json:"error"`
-	Channel  struct {
-		Type     string   `json:"type"`
-		Endpoint string   `json:"endpoint"`
-		Payload  string   `json:"payload"`
-		Header   []string `json:"header"`
+	ID          string `json:"id"`
+	Status      string `json:"status"`
+	Criteria    string `json:"criteria"`
+	CriteriaExt struct {
+		Extension []extension `json:"extension"`
+	} `json:"_criteria"`
+	Error   string `json:"error"`
+	Channel struct {
+		Type       string `json:"type"`
+		Endpoint   string `json:"endpoint"`
+		Payload    string `json:"payload"`
+		PayloadExt struct {
+			Extension []extension `json:"extension"`
+		} `json:"_payload"`
+		Header []string `json:"header"`
 	} `json:"channel"`
+}
+
+// extension is a FHIR extension with the value types the backport uses.
+type extension struct {
+	URL         string `json:"url"`
+	ValueString string `json:"valueString"`
+	ValueCode   string `json:"valueCode"`
 }
 
 // parseSub reads a stored Subscription.
@@ -48,12 +63,57 @@ func parseSub(content []byte) (*sub, error) {
 	return &s, nil
 }
 
+// topic returns the topic of a topic-based subscription, "" for an R4
+// criteria one.
+func (s *sub) topic() string {
+	if isTopic(s.Criteria) {
+		return s.Criteria
+	}
+	return ""
+}
+
+// content returns what a topic-based subscription's notifications carry:
+// empty, id-only or full-resource.
+func (s *sub) content() string {
+	for _, e := range s.Channel.PayloadExt.Extension {
+		if e.URL == extPayloadContent {
+			return e.ValueCode
+		}
+	}
+	return defaultBackportContent
+}
+
+// criteria returns the resource type and search parameters the
+// subscription matches.
+func (s *sub) criteria() (string, url.Values, error) {
+	if t := s.topic(); t != "" {
+		var filters []string
+		for _, e := range s.CriteriaExt.Extension {
+			if e.URL == extFilterCriteria {
+				filters = append(filters, e.ValueString)
+			}
+		}
+		return topicCriteria(t, filters)
+	}
+	return parseCriteria(s.Criteria)
+}
+
 // check refuses a Subscription this server cannot serve, saying why. It
 // returns the criteria's resource type and parameters.
 func (s *sub) check() (string, url.Values, error) {
-	typ, params, err := parseCriteria(s.Criteria)
+	typ, params, err := s.criteria()
 	if err != nil {
 		return "", nil, err
+	}
+	if s.topic() != "" {
+		switch s.content() {
+		case contentEmpty, contentIDOnly, contentFull:
+		default:
+			return "", nil, concord.Errorf(concord.EINVALID, "backport-payload-content %q is not empty, id-only or full-resource", s.content())
+		}
+		if s.Channel.Type != channelRestHook {
+			return "", nil, concord.Errorf(concord.EUNSUPPORTED, "topic-based subscriptions are notified by rest-hook only on this server")
+		}
 	}
 	switch s.Channel.Type {
 	case channelRestHook:

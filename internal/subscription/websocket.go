@@ -30,10 +30,11 @@ type Router interface {
 	Handle(pattern string, access concord.Access, h http.Handler)
 }
 
-// Register adds the subscription routes to r: the websocket endpoint,
-// which any authenticated caller may open (each bind is authorised and
-// audited on its own).
+// Register adds the subscription routes to r: $status and $events, and
+// the websocket endpoint, which any authenticated caller may open (each
+// bind is authorised and audited on its own).
 func (m *Manager) Register(r Router) {
+	m.registerStatus(r)
 	r.Handle("GET "+WebsocketPath, concord.Access{AnyCaller: true, Object: "fhir/$subscription-websocket"},
 		http.HandlerFunc(m.serveWebsocket))
 }
@@ -188,7 +189,7 @@ func (s *socket) bind(ctx context.Context, id string) string {
 	if err != nil {
 		return "subscription has no owner"
 	}
-	typ, _, err := parseCriteria(sub.Criteria)
+	typ, _, err := sub.criteria()
 	if err != nil {
 		return "subscription criteria unreadable"
 	}
