@@ -176,6 +176,11 @@ type Tx interface {
 	// after the subscription's Delivered; ECONFLICT when that event is not
 	// a.Number (another node delivered it).
 	RecordNotification(ctx context.Context, id string, a SubscriptionAttempt) error
+	// ParkSubscription stops the delivery of a subscription's events
+	// until PutSubscription with reset (it is activated again): it is no
+	// longer among the PendingSubscriptions. It does nothing when the
+	// state changed since the caller read it (UpdatedAt is not seen).
+	ParkSubscription(ctx context.Context, id string, seen, at time.Time) error
 	// SetChannelState records an operator's choice of a channel's state.
 	SetChannelState(ctx context.Context, channel, state string, at time.Time, by string) error
 	// PruneContent drops the raw content of up to limit messages received

@@ -53,13 +53,19 @@ func (m *Manager) deliverLoop(ctx context.Context) {
 				return
 			}
 			go func() {
+				again := false
 				defer func() {
 					m.mu.Lock()
 					delete(m.running, id)
 					m.mu.Unlock()
 					<-sem
+					if again {
+						// An event queued while this worker was finishing
+						// was passed over above (busy): look again.
+						poke(m.deliverC)
+					}
 				}()
-				m.deliver(ctx, client, id)
+				again = m.deliver(ctx, client, id)
 			}()
 		}
 		sleep(ctx, m.deliverC, m.opt.Poll)
@@ -69,11 +75,13 @@ func (m *Manager) deliverLoop(ctx context.Context) {
 // deliver sends a subscription's due events in order while this node
 // holds its lease; it returns when none is due (nothing left, or waiting
 // for a retry), when the subscription is not active, or when ctx ends.
-func (m *Manager) deliver(ctx context.Context, client *http.Client, id string) {
+// It reports whether it ended with nothing due (then an event queued
+// while it was finishing may have been passed over: look again).
+func (m *Manager) deliver(ctx context.Context, client *http.Client, id string) bool {
 	now := m.opt.Now()
 	ok, err := m.lease(ctx, id, now, now.Add(leaseFor))
 	if err != nil || !ok {
-		return // another node delivers it
+		return false // another node delivers it
 	}
 	leasedUntil := now.Add(leaseFor)
 	defer m.release(ctx, id)
@@ -81,7 +89,7 @@ func (m *Manager) deliver(ctx context.Context, client *http.Client, id string) {
 		now = m.opt.Now()
 		if leasedUntil.Sub(now) < leaseRenew {
 			if ok, err := m.lease(ctx, id, now, now.Add(leaseFor)); err != nil || !ok {
-				return
+				return true
 			}
 			leasedUntil = now.Add(leaseFor)
 		}
@@ -90,12 +98,13 @@ func (m *Manager) deliver(ctx context.Context, client *http.Client, id string) {
 			if ctx.Err() == nil {
 				m.log.Warn("subscription delivery", "subscription", id, "err", err)
 			}
-			return
+			return true
 		}
 		if !more {
-			return
+			return true
 		}
 	}
+	return true
 }
 
 // deliverNext makes one attempt at the subscription's next event and
@@ -111,21 +120,21 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 	}
 	res, err := m.opt.Store.Resource(ctx, "Subscription", id)
 	if concord.ErrorCode(err) == concord.ENOTFOUND {
-		return false, nil
+		return false, m.park(ctx, st)
 	} else if err != nil {
 		return false, err
 	}
 	if res.Deleted {
-		return false, nil // its events wait, should it be written again
+		return false, m.park(ctx, st) // its events wait, should it be written again
 	}
 	s, err := parseSub(res.Content)
 	if err != nil || s.Status != statusActive {
-		return false, nil // off or error: its events wait
+		return false, m.park(ctx, st) // off or error: its events wait
 	}
 	typ, _, err := s.check()
 	if err != nil {
 		m.stopWith(ctx, res, "this Subscription can no longer be served: "+err.Error())
-		return false, nil
+		return false, m.park(ctx, st)
 	}
 	p, reason, err := m.ownerPrincipal(ctx, st, now)
 	if err != nil {
@@ -138,7 +147,7 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 	}
 	if reason != "" {
 		m.stopWith(ctx, res, reason)
-		return false, nil
+		return false, m.park(ctx, st)
 	}
 	evs, err := m.opt.Store.SubscriptionEvents(ctx, id, st.Delivered+1, st.Delivered+1, 1)
 	if err != nil {
@@ -174,6 +183,7 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 		m.setStatus(rctx, id, res.Version, res.Content, statusError, fmt.Sprintf(
 			"notifications failed for %s (%d attempts), given up: %s; events wait from number %d — set status to requested to resume",
 			at.Sub(st.FailingSince).Round(time.Second), st.Attempts+1, a.Error, ev.Number))
+		return false, m.park(rctx, st)
 	case sendErr != nil && st.Attempts == 0:
 		// The first failure of a run: the subscription says so (once).
 		m.setStatus(rctx, id, res.Version, res.Content, statusActive, "notification failed, retrying: "+a.Error)
@@ -263,4 +273,15 @@ func (m *Manager) readVersion(ctx context.Context, ev *concord.SubscriptionEvent
 		return nil, fmt.Errorf("reading %s/%s version %d: %w", ev.Type, ev.ID, ev.Version, err)
 	}
 	return r.Content, nil
+}
+
+// park stops looking at a subscription that may not be delivered now
+// (not active, deleted, its owner gone) until a client activates it
+// again; its events stay queued.
+func (m *Manager) park(ctx context.Context, st *concord.SubscriptionState) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return m.opt.Store.Update(rctx, func(tx concord.Tx) error {
+		return tx.ParkSubscription(rctx, st.ID, st.UpdatedAt, m.opt.Now())
+	})
 }

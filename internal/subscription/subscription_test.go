@@ -28,7 +28,7 @@ import (
 
 // node is Concord's FHIR API with a subscription manager over one store.
 type node struct {
-	t     *testing.T
+	t     testing.TB
 	store concord.Store
 	m     *Manager
 	url   string
@@ -37,7 +37,7 @@ type node struct {
 
 // openStore opens a fresh store of the backend (the PostgreSQL case
 // skips unless CONCORD_TEST_POSTGRES is set).
-func openStore(t *testing.T, backend string) concord.Store {
+func openStore(t testing.TB, backend string) concord.Store {
 	var st concord.Store
 	var err error
 	if backend == "sqlite" {
@@ -53,10 +53,13 @@ func openStore(t *testing.T, backend string) concord.Store {
 }
 
 // startNode serves /fhir over st with a manager whose retries are fast.
-func startNode(t *testing.T, st concord.Store, opt Options) *node {
+func startNode(t testing.TB, st concord.Store, opt Options) *node {
 	t.Helper()
 	opt.Store = st
 	opt.Node = "test"
+	// With Poll < 0, as concord serve does: writes through the FHIR API
+	// wake the matcher, which otherwise polls every 500 ms.
+	wake := opt.Poll < 0
 	opt.AllowPrivate = true // the receivers listen on 127.0.0.1
 	if opt.Poll == 0 {
 		opt.Poll = 20 * time.Millisecond
@@ -66,9 +69,16 @@ func startNode(t *testing.T, st concord.Store, opt Options) *node {
 	}
 	opt.Timeout = 2 * time.Second
 	opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if wake {
+		opt.Poll = 0
+	}
 	m := New(opt)
+	var fhirStore concord.Store = st
+	if wake {
+		fhirStore = &waker{Store: st, m: m}
+	}
 	srv := server.New(server.Options{Store: st, Logger: opt.Logger, Node: "test"})
-	fhirapi.Register(srv, st, fhirapi.Options{Subscriptions: m})
+	fhirapi.Register(srv, fhirStore, fhirapi.Options{Subscriptions: m})
 	m.Register(srv)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -79,6 +89,21 @@ func startNode(t *testing.T, st concord.Store, opt Options) *node {
 	n := &node{t: t, store: st, m: m, url: hs.URL}
 	n.admin = n.token(concord.TokenRequest{Role: concord.RoleAdmin})
 	return n
+}
+
+// waker is the store the FHIR API writes to in concord serve
+// (changeNotifier): each committed write wakes the matcher.
+type waker struct {
+	concord.Store
+	m *Manager
+}
+
+func (w *waker) Update(ctx context.Context, fn func(concord.Tx) error) error {
+	err := w.Store.Update(ctx, fn)
+	if err == nil {
+		w.m.ChangesWritten()
+	}
+	return err
 }
 
 // token issues a token and returns its bearer string.
@@ -170,7 +195,7 @@ type receiver struct {
 	tries atomic.Int64
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	r := &receiver{hits: make(chan hit, 100)}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.tries.Add(1)

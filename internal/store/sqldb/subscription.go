@@ -29,7 +29,10 @@ func (s *Store) Subscription(ctx context.Context, id string) (*concord.Subscript
 	if failing != 0 {
 		st.FailingSince = fromMicros(failing)
 	}
-	st.NextAttempt, st.UpdatedAt = fromMicros(next), fromMicros(updated)
+	if next != parked {
+		st.NextAttempt = fromMicros(next)
+	}
+	st.UpdatedAt = fromMicros(updated)
 	return &st, nil
 }
 
@@ -138,4 +141,16 @@ func (t *sqlTx) RecordNotification(ctx context.Context, id string, a concord.Sub
 		return concord.Errorf(concord.ECONFLICT, "subscription %s: event %d is not the next to deliver", id, a.Number)
 	}
 	return nil
+}
+
+// parked is the next_attempt of a parked subscription: never due.
+const parked = int64(1<<63 - 1)
+
+func (t *sqlTx) ParkSubscription(ctx context.Context, id string, seen, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err := t.q.Exec(t.ctx, `UPDATE subscriptions SET next_attempt = $1, updated_at = $2 WHERE id = $3 AND updated_at = $4`,
+		parked, at.UnixMicro(), id, seen.UnixMicro())
+	return err
 }

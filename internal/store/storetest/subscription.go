@@ -104,6 +104,29 @@ func testSubscriptions(t *testing.T, f *Fixture) {
 	if pending, _ := s.PendingSubscriptions(ctx(t), next, 10); !slices.Equal(pending, []string{"s2", "s1"}) {
 		t.Fatalf("PendingSubscriptions once s1 is due = %v, want [s2 s1]", pending)
 	}
+	// Parked: never due, until activated again (reset); not parked when
+	// the state changed since it was read.
+	s2, _ := s.Subscription(ctx(t), "s2")
+	if err := update(func(tx concord.Tx) error { return tx.ParkSubscription(ctx(t), "s2", s2.UpdatedAt.Add(-time.Second), at) }); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := s.PendingSubscriptions(ctx(t), next, 10); !slices.Contains(pending, "s2") {
+		t.Fatalf("a subscription parked from a stale read is not pending: %v", pending)
+	}
+	if err := update(func(tx concord.Tx) error { return tx.ParkSubscription(ctx(t), "s2", s2.UpdatedAt, at) }); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := s.PendingSubscriptions(ctx(t), next.Add(1000*time.Hour), 10); !slices.Equal(pending, []string{"s1"}) {
+		t.Fatalf("PendingSubscriptions with s2 parked = %v, want [s1]", pending)
+	}
+	o2 := *owner
+	o2.ID = "s2"
+	if err := update(func(tx concord.Tx) error { return tx.PutSubscription(ctx(t), &o2, true, at) }); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := s.PendingSubscriptions(ctx(t), next, 10); !slices.Equal(pending, []string{"s2", "s1"}) {
+		t.Fatalf("PendingSubscriptions with s2 activated again = %v, want [s2 s1]", pending)
+	}
 	// A new owner with reset clears the failures, not the counts.
 	o := *owner
 	o.Owner, o.Patient = "tok2", "p1"
