@@ -107,7 +107,9 @@ func testSubscriptions(t *testing.T, f *Fixture) {
 	// Parked: never due, until activated again (reset); not parked when
 	// the state changed since it was read.
 	s2, _ := s.Subscription(ctx(t), "s2")
-	if err := update(func(tx concord.Tx) error { return tx.ParkSubscription(ctx(t), "s2", s2.UpdatedAt.Add(-time.Second), at) }); err != nil {
+	if err := update(func(tx concord.Tx) error {
+		return tx.ParkSubscription(ctx(t), "s2", s2.UpdatedAt.Add(-time.Second), at)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if pending, _ := s.PendingSubscriptions(ctx(t), next, 10); !slices.Contains(pending, "s2") {
