@@ -137,3 +137,19 @@ func TestPatientOwner(t *testing.T) {
 	}
 	rcv.none(t, 200*time.Millisecond)
 }
+
+// TestEnd: once its end time has passed, a subscription is turned off
+// and notifies nothing more.
+func TestEnd(t *testing.T) {
+	n := startNode(t, openStore(t, "sqlite"), Options{})
+	rcv := newReceiver(t)
+	end := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
+	body := strings.Replace(subscription("Observation?code=http://loinc.org|1234-5", rcv.URL, ""), `"reason"`, `"end":"`+end+`","reason"`, 1)
+	id := n.create(n.admin, "Subscription", body)
+	n.create(n.admin, "Observation", observation("1234-5"))
+	rcv.next(t)
+	time.Sleep(1100 * time.Millisecond)
+	n.create(n.admin, "Observation", observation("1234-5"))
+	eventually(t, "the subscription off", func() bool { return n.read("Subscription/" + id)["status"] == "off" })
+	rcv.none(t, 200*time.Millisecond)
+}

@@ -19,14 +19,21 @@ type active struct {
 	id     string
 	typ    string
 	params url.Values
+	s      *sub
 }
 
 // activeCache holds the active subscriptions, read again when any
-// Subscription was written (the store's resource stamp changed).
+// Subscription was written (the store's resource stamp changed), and
+// every activeFor (so that an end time passes).
 type activeCache struct {
 	stamp  concord.ResourceStamp
+	at     time.Time
 	byType map[string][]active
 }
+
+// activeFor is how long the active subscriptions are kept when none is
+// written.
+const activeFor = time.Minute
 
 // matchLoop follows the change log while this node holds the matcher's
 // lease.
@@ -102,11 +109,16 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 	now := m.opt.Now()
 	owners := map[string]*owner{}
 	var events []concord.SubscriptionEvent
+	ended := map[string]bool{}
 	for _, c := range changes {
 		if c.Deleted {
 			continue // a deletion matches no search
 		}
 		for _, a := range subs[c.Type] {
+			if a.s.ended(now) {
+				ended[a.id] = true
+				continue
+			}
 			o, ok := owners[a.id]
 			if !ok {
 				if o, err = m.ownerOf(ctx, a, now); err != nil {
@@ -142,6 +154,9 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 	if len(events) > 0 {
 		poke(m.deliverC)
 		m.eventsQueued()
+	}
+	for id := range ended {
+		m.end(ctx, id)
 	}
 	// Subscriptions whose owner may no longer see anything stop.
 	for id, o := range owners {
@@ -219,7 +234,7 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 	m.mu.Lock()
 	c := m.cache
 	m.mu.Unlock()
-	if c != nil && c.stamp == stamp {
+	if c != nil && c.stamp == stamp && m.opt.Now().Sub(c.at) < activeFor {
 		return c.byType, nil
 	}
 	q := &concord.SearchQuery{Type: "Subscription", Count: maxActive,
@@ -232,9 +247,14 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 		m.log.Warn("subscriptions: more active subscriptions than the matcher reads", "max", maxActive)
 	}
 	byType := map[string][]active{}
+	now := m.opt.Now()
 	for _, r := range page {
 		s, err := parseSub(r.Content)
 		if err != nil {
+			continue
+		}
+		if s.ended(now) {
+			m.end(ctx, r.ID)
 			continue
 		}
 		typ, params, err := s.check()
@@ -242,10 +262,10 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 			m.log.Warn("subscription not served", "subscription", r.ID, "err", err)
 			continue
 		}
-		byType[typ] = append(byType[typ], active{id: r.ID, typ: typ, params: params})
+		byType[typ] = append(byType[typ], active{id: r.ID, typ: typ, params: params, s: s})
 	}
 	m.mu.Lock()
-	m.cache = &activeCache{stamp: stamp, byType: byType}
+	m.cache = &activeCache{stamp: stamp, at: now, byType: byType}
 	m.mu.Unlock()
 	return byType, nil
 }
@@ -281,6 +301,21 @@ func (m *Manager) stop(ctx context.Context, id, reason string) {
 		return
 	}
 	if err := m.setStatus(ctx, id, r.Version, r.Content, statusError, reason); err != nil {
+		m.log.Warn("subscription status", "subscription", id, "err", err)
+	}
+}
+
+// end turns off a subscription whose end time has passed
+// (Subscription.end).
+func (m *Manager) end(ctx context.Context, id string) {
+	r, err := m.opt.Store.Resource(ctx, "Subscription", id)
+	if err != nil || r.Deleted {
+		return
+	}
+	if s, err := parseSub(r.Content); err != nil || s.Status != statusActive {
+		return
+	}
+	if err := m.setStatus(ctx, id, r.Version, r.Content, statusOff, ""); err != nil {
 		m.log.Warn("subscription status", "subscription", id, "err", err)
 	}
 }

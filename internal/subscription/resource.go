@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/concord-health/concord"
 )
@@ -36,6 +37,7 @@ type sub struct {
 		Extension []extension `json:"extension"`
 	} `json:"_criteria"`
 	Error   string `json:"error"`
+	End     string `json:"end"`
 	Channel struct {
 		Type       string `json:"type"`
 		Endpoint   string `json:"endpoint"`
@@ -61,6 +63,15 @@ func parseSub(content []byte) (*sub, error) {
 		return nil, concord.Errorf(concord.EINVALID, "the Subscription does not read: %v", err)
 	}
 	return &s, nil
+}
+
+// ended reports whether the subscription's end time has passed.
+func (s *sub) ended(now time.Time) bool {
+	if s.End == "" {
+		return false
+	}
+	end, err := time.Parse(time.RFC3339Nano, s.End)
+	return err == nil && !now.Before(end)
 }
 
 // topic returns the topic of a topic-based subscription, "" for an R4
