@@ -86,6 +86,9 @@ func (s *socket) run(ctx context.Context) {
 	cmds := make(chan string)
 	done := make(chan struct{})
 	defer close(done)
+	// Every way out closes the connection (a close frame is sent once),
+	// which ends the reader below.
+	defer s.conn.Close(websocket.CloseGoingAway, "")
 	go func() {
 		defer close(cmds)
 		for {
