@@ -89,7 +89,7 @@ func (m *Manager) deliver(ctx context.Context, client *http.Client, id string) b
 		now = m.opt.Now()
 		if leasedUntil.Sub(now) < leaseRenew {
 			if ok, err := m.lease(ctx, id, now, now.Add(leaseFor)); err != nil || !ok {
-				return true
+				return false
 			}
 			leasedUntil = now.Add(leaseFor)
 		}
@@ -98,13 +98,13 @@ func (m *Manager) deliver(ctx context.Context, client *http.Client, id string) b
 			if ctx.Err() == nil {
 				m.log.Warn("subscription delivery", "subscription", id, "err", err)
 			}
-			return true
+			return false // the store failed: tried again at the next poll
 		}
 		if !more {
 			return true
 		}
 	}
-	return true
+	return false
 }
 
 // deliverNext makes one attempt at the subscription's next event and
