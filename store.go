@@ -88,7 +88,8 @@ type Store interface {
 	// ENOTFOUND.
 	Subscription(ctx context.Context, id string) (*SubscriptionState, error)
 	// PendingSubscriptions returns the ids of the subscriptions with
-	// events not yet delivered whose next attempt is due by now.
+	// something to send (events not yet delivered, a handshake, a
+	// heartbeat due) whose next attempt is due by now.
 	PendingSubscriptions(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// SubscriptionEvents returns the events of a subscription numbered
 	// from first to last (both included; last 0: no bound), oldest first,
@@ -165,16 +166,18 @@ type Tx interface {
 	// moved it), so no change is handled twice.
 	MoveCursor(ctx context.Context, name string, from, to int64, at time.Time) error
 	// PutSubscription records who a Subscription notifies for (s.Owner,
-	// Role, Scopes, Patient), creating its state or changing only those
-	// fields of an existing one; with reset, it also clears the failure
-	// counters (a subscription activated again).
+	// Role, Scopes, Patient) and s.Handshake and s.Heartbeat, creating its
+	// state or changing only those fields of an existing one; with reset,
+	// it also clears the failure counters (a subscription activated
+	// again) and starts the heartbeat's clock at at.
 	PutSubscription(ctx context.Context, s *SubscriptionState, reset bool, at time.Time) error
 	// AppendSubscriptionEvent queues e for its subscription (whose state
 	// must exist) with the next event number, which it sets in e.Number.
 	AppendSubscriptionEvent(ctx context.Context, e *SubscriptionEvent) error
 	// RecordNotification stores the outcome of an attempt at the event
 	// after the subscription's Delivered; ECONFLICT when that event is not
-	// a.Number (another node delivered it).
+	// a.Number (another node delivered it). With a.Number 0 it records a
+	// handshake or heartbeat.
 	RecordNotification(ctx context.Context, id string, a SubscriptionAttempt) error
 	// ParkSubscription stops the delivery of a subscription's events
 	// until PutSubscription with reset (it is activated again): it is no

@@ -28,7 +28,14 @@ type SubscriptionState struct {
 	FailingSince time.Time
 	NextAttempt  time.Time
 	LastError    string
-	UpdatedAt    time.Time
+	// Handshake says a handshake notification is owed (a topic-based
+	// rest-hook subscription asked for: R5 Backport); Heartbeat is how
+	// often a notification must go out when no event does (0: never);
+	// LastSent is when the endpoint last took one.
+	Handshake bool
+	Heartbeat time.Duration
+	LastSent  time.Time
+	UpdatedAt time.Time
 }
 
 // SubscriptionEvent is one notification a Subscription owes its
@@ -44,9 +51,13 @@ type SubscriptionEvent struct {
 }
 
 // SubscriptionAttempt is the outcome of an attempt to deliver the event
-// after a subscription's Delivered.
+// after a subscription's Delivered, or (Number 0) a handshake or a
+// heartbeat.
 type SubscriptionAttempt struct {
-	Number int64 // the event tried
+	Number int64 // the event tried; 0 for a handshake or a heartbeat
+	// Handshake: the attempt was the handshake, which is owed no more
+	// whatever its outcome.
+	Handshake bool
 	At     time.Time
 	// OK: the endpoint took it. Otherwise Error says why not and Next is
 	// when to try again.

@@ -26,8 +26,9 @@ type internalKey struct{}
 // Admit checks a Subscription being stored (fhirapi.SubscriptionGate).
 // A subscription asked for (status requested, or active) must have
 // criteria the search parser accepts, a channel this server serves, and
-// a writer who may search the criteria's type: it becomes active and the
-// writer becomes its owner, on whose behalf it notifies; anything else
+// a writer who may search the criteria's type: it becomes active (a
+// topic-based rest-hook one stays requested until its handshake is
+// taken) and the writer becomes its owner, on whose behalf it notifies; anything else
 // refuses the write (400, or 403 for the writer's rights). Status off and
 // error are stored as written (the writer still becomes the owner).
 func (m *Manager) Admit(ctx context.Context, tx concord.Tx, r *concord.Resource) ([]byte, error) {
@@ -57,15 +58,26 @@ func (m *Manager) Admit(ctx context.Context, tx concord.Tx, r *concord.Resource)
 	if _, err := concord.Authorize(p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch}); err != nil {
 		return nil, concord.Errorf(concord.EFORBIDDEN, "the writer of a Subscription must be allowed to read and search what it subscribes to: %v", err)
 	}
-	st := &concord.SubscriptionState{ID: r.ID, Owner: p.Actor, Role: p.Role, Patient: p.Patient}
+	activate := s.Status == statusRequested || s.Status == statusActive
+	st := &concord.SubscriptionState{ID: r.ID, Owner: p.Actor, Role: p.Role, Patient: p.Patient,
+		Handshake: activate && s.handshakes(), Heartbeat: s.heartbeat()}
 	for _, sc := range p.Scopes {
 		st.Scopes = append(st.Scopes, sc.Raw)
 	}
-	activate := s.Status == statusRequested || s.Status == statusActive
 	if err := tx.PutSubscription(ctx, st, activate, r.LastUpdated); err != nil {
 		return nil, err
 	}
-	if !activate || (s.Status == statusActive && s.Error == "") {
+	switch {
+	case !activate:
+		return nil, nil
+	case st.Handshake:
+		// Activated by the handshake the deliverer sends (R5 Backport):
+		// requested until the endpoint takes it.
+		if s.Status == statusRequested && s.Error == "" {
+			return nil, nil
+		}
+		return withStatus(r.Content, statusRequested, "")
+	case s.Status == statusActive && s.Error == "":
 		return nil, nil
 	}
 	return withStatus(r.Content, statusActive, "")

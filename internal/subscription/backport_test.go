@@ -90,7 +90,23 @@ func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 func TestBackport(t *testing.T) {
 	n := startNode(t, openStore(t, "sqlite"), Options{})
 	rcv := newReceiver(t)
-	id := n.create(n.admin, "Subscription", backportSubscription(rcv.URL+"/notify", "Observation?code=http://loinc.org|1234-5", "full-resource"))
+	code, body := n.do("POST", "/fhir/Subscription", n.admin, backportSubscription(rcv.URL+"/notify", "Observation?code=http://loinc.org|1234-5", "full-resource"))
+	var created struct{ ID, Status string }
+	if json.Unmarshal(body, &created); code != 201 || created.Status != "requested" {
+		t.Fatalf("POST a topic-based Subscription: %d %s; want 201, requested until the handshake", code, body)
+	}
+	id := created.ID
+	// The handshake, then the subscription is active.
+	hs := rcv.next(t)
+	var hb notification
+	if err := json.Unmarshal(hs.body, &hb); err != nil || hb.Type != "history" || len(hb.Entry) != 1 {
+		t.Fatalf("handshake Bundle: %v %s", err, hs.body)
+	}
+	if ps, events := hb.params(t); ps["type"] != "handshake" || ps["status"] != "requested" || len(events) != 0 ||
+		ps["events-since-subscription-start"] != "0" {
+		t.Fatalf("handshake parameters %v %v", ps, events)
+	}
+	eventually(t, "the subscription active after its handshake", func() bool { return n.read("Subscription/" + id)["status"] == "active" })
 	n.create(n.admin, "Observation", observation("9999-9"))
 	obs := n.create(n.admin, "Observation", observation("1234-5"))
 	h := rcv.next(t)
@@ -112,8 +128,6 @@ func TestBackport(t *testing.T) {
 	}
 
 	// $status (once the delivery is recorded: the endpoint answers first).
-	var code int
-	var body []byte
 	eventually(t, "$status with the event delivered", func() bool {
 		code, body = n.do("GET", "/fhir/Subscription/"+id+"/$status", n.admin, "")
 		var st notification
@@ -172,10 +186,37 @@ func TestBackport(t *testing.T) {
 		{strings.Replace(backportSubscription(rcv.URL, "code=1", "id-only"), TopicBase, "http://elsewhere.example/topic/", 1), 400},
 		{backportSubscription(rcv.URL, "Patient?name=x", "id-only"), 400},
 		{backportSubscription(rcv.URL, "code=1", "everything"), 400},
-		{strings.Replace(backportSubscription(rcv.URL, "code=1", "id-only"), `"rest-hook"`, `"websocket"`, 1), 501},
+		{strings.Replace(backportSubscription(rcv.URL, "code=1", "id-only"), `"type":"rest-hook"`, `"type":"websocket"`, 1), 501},
 	} {
 		if code, b := n.do("POST", "/fhir/Subscription", n.admin, tc.body); code != tc.code {
 			t.Errorf("POST %s: %d %s, want %d", tc.body, code, b, tc.code)
 		}
 	}
+}
+
+// TestBackportHeartbeatAndFailedHandshake: a topic-based subscription
+// with a heartbeat period gets heartbeats while nothing happens; one
+// whose endpoint refuses the handshake is set to error.
+func TestBackportHeartbeatAndFailedHandshake(t *testing.T) {
+	n := startNode(t, openStore(t, "sqlite"), Options{})
+	rcv := newReceiver(t)
+	var m map[string]any
+	json.Unmarshal([]byte(backportSubscription(rcv.URL, "code=1", "id-only")), &m)
+	m["channel"].(map[string]any)["extension"] = []any{map[string]any{"url": extHeartbeat, "valueUnsignedInt": 1}}
+	b, _ := json.Marshal(m)
+	n.create(n.admin, "Subscription", string(b))
+	for _, want := range []string{"handshake", "heartbeat", "heartbeat"} {
+		var nb notification
+		json.Unmarshal(rcv.next(t).body, &nb)
+		if ps, _ := nb.params(t); ps["type"] != want {
+			t.Fatalf("notification type %q, want %s", ps["type"], want)
+		}
+	}
+	down := newReceiver(t)
+	down.down.Store(true)
+	id := n.create(n.admin, "Subscription", backportSubscription(down.URL, "code=1", "id-only"))
+	eventually(t, "the subscription in error after a refused handshake", func() bool {
+		s := n.read("Subscription/" + id)
+		return s["status"] == "error" && strings.Contains(s["error"].(string), "handshake")
+	})
 }

@@ -115,7 +115,9 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 	if err != nil {
 		return false, err
 	}
-	if st.Events <= st.Delivered || st.NextAttempt.After(now) {
+	queued := st.Events > st.Delivered
+	beat := st.Heartbeat > 0 && !st.LastSent.Add(st.Heartbeat).After(now)
+	if st.NextAttempt.After(now) || (!queued && !st.Handshake && !beat) {
 		return false, nil
 	}
 	res, err := m.opt.Store.Resource(ctx, "Subscription", id)
@@ -128,6 +130,9 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 		return false, m.park(ctx, st) // its events wait, should it be written again
 	}
 	s, err := parseSub(res.Content)
+	if err == nil && st.Handshake && s.Status == statusRequested {
+		return false, m.handshake(ctx, client, res, s, st)
+	}
 	if err != nil || s.Status != statusActive {
 		return false, m.park(ctx, st) // off or error: its events wait
 	}
@@ -148,6 +153,9 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 	if reason != "" {
 		m.stopWith(ctx, res, reason)
 		return false, m.park(ctx, st)
+	}
+	if !queued {
+		return false, m.heartbeat(ctx, client, s, st)
 	}
 	evs, err := m.opt.Store.SubscriptionEvents(ctx, id, st.Delivered+1, st.Delivered+1, 1)
 	if err != nil {
@@ -219,15 +227,7 @@ func (m *Manager) send(ctx context.Context, client *http.Client, s *sub, st *con
 	var body []byte
 	switch {
 	case s.topic() != "":
-		b := &statusBundle{bundleType: "history", kind: typeEventNotification, sub: s, state: st,
-			events: []*concord.SubscriptionEvent{ev}, content: s.content(), now: m.opt.Now()}
-		var err error
-		if body, err = b.build(ctx, m.readVersion); err != nil {
-			return err
-		}
-		if s.Channel.Payload == "" {
-			s.Channel.Payload = "application/fhir+json"
-		}
+		return m.notify(ctx, client, s, st, typeEventNotification, []*concord.SubscriptionEvent{ev})
 	case s.Channel.Payload != "":
 		r, err := m.readVersion(ctx, ev)
 		if err != nil {
@@ -235,6 +235,27 @@ func (m *Manager) send(ctx context.Context, client *http.Client, s *sub, st *con
 		}
 		method, target, body = http.MethodPut, strings.TrimSuffix(target, "/")+"/"+ev.Type+"/"+ev.ID, r
 	}
+	return m.post(ctx, client, s, method, target, body)
+}
+
+// notify sends a topic-based subscription a notification Bundle of the
+// given type (handshake, heartbeat, event-notification) as a POST to its
+// endpoint.
+func (m *Manager) notify(ctx context.Context, client *http.Client, s *sub, st *concord.SubscriptionState, kind string, evs []*concord.SubscriptionEvent) error {
+	b := &statusBundle{bundleType: "history", kind: kind, sub: s, state: st, events: evs, content: s.content(), now: m.opt.Now()}
+	body, err := b.build(ctx, m.readVersion)
+	if err != nil {
+		return err
+	}
+	if s.Channel.Payload == "" {
+		s.Channel.Payload = "application/fhir+json"
+	}
+	return m.post(ctx, client, s, http.MethodPost, s.Channel.Endpoint, body)
+}
+
+// post makes one request to a rest-hook endpoint: body (none when nil)
+// in the subscription's payload type, with its headers.
+func (m *Manager) post(ctx context.Context, client *http.Client, s *sub, method, target string, body []byte) error {
 	// An attempt in flight finishes (within Timeout) when ctx ends, so a
 	// notification the endpoint took is recorded before Concord stops,
 	// and not sent again after the restart.
@@ -284,4 +305,40 @@ func (m *Manager) park(ctx context.Context, st *concord.SubscriptionState) error
 	return m.opt.Store.Update(rctx, func(tx concord.Tx) error {
 		return tx.ParkSubscription(rctx, st.ID, st.UpdatedAt, m.opt.Now())
 	})
+}
+
+// handshake sends a topic-based subscription's handshake (R5 Backport):
+// taken, the subscription becomes active; refused or failed, it becomes
+// error, and a client asks again by writing it requested.
+func (m *Manager) handshake(ctx context.Context, client *http.Client, res *concord.Resource, s *sub, st *concord.SubscriptionState) error {
+	sendErr := m.notify(ctx, client, s, st, typeHandshake, nil)
+	at := m.opt.Now()
+	a := concord.SubscriptionAttempt{Handshake: true, At: at, OK: sendErr == nil}
+	if sendErr != nil {
+		a.Error, a.Next = truncate("handshake: "+sendErr.Error(), 1000), at
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := m.opt.Store.Update(rctx, func(tx concord.Tx) error { return tx.RecordNotification(rctx, st.ID, a) }); err != nil {
+		return err
+	}
+	if sendErr != nil {
+		return m.setStatus(rctx, st.ID, res.Version, res.Content, statusError, "the handshake failed: "+a.Error)
+	}
+	return m.setStatus(rctx, st.ID, res.Version, res.Content, statusActive, "")
+}
+
+// heartbeat sends a heartbeat notification to a topic-based subscription
+// that sent nothing for its heartbeat period; a failure is retried as an
+// event's would be.
+func (m *Manager) heartbeat(ctx context.Context, client *http.Client, s *sub, st *concord.SubscriptionState) error {
+	sendErr := m.notify(ctx, client, s, st, typeHeartbeat, nil)
+	at := m.opt.Now()
+	a := concord.SubscriptionAttempt{At: at, OK: sendErr == nil}
+	if sendErr != nil {
+		a.Error, a.Next = truncate("heartbeat: "+sendErr.Error(), 1000), at.Add(m.backoff(st.Attempts+1))
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return m.opt.Store.Update(rctx, func(tx concord.Tx) error { return tx.RecordNotification(rctx, st.ID, a) })
 }

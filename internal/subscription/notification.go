@@ -12,6 +12,8 @@ import (
 // Notification types (backport notification-type).
 const (
 	typeEventNotification = "event-notification"
+	typeHandshake         = "handshake"
+	typeHeartbeat         = "heartbeat"
 	typeQueryStatus       = "query-status"
 	typeQueryEvent        = "query-event"
 )
@@ -138,7 +140,8 @@ func (b *statusBundle) build(ctx context.Context, read func(ctx context.Context,
 	id, _ := concord.NewID(b.now)
 	bundle := map[string]any{"resourceType": "Bundle", "id": id, "type": b.bundleType,
 		"timestamp": b.now.UTC().Format(time.RFC3339Nano), "entry": append([]bundleEntry{first}, entries...)}
-	if b.kind == typeEventNotification {
+	switch b.kind {
+	case typeEventNotification, typeHandshake, typeHeartbeat:
 		bundle["meta"] = map[string]any{"profile": []string{profileNotification}}
 	}
 	if b.bundleType == "searchset" {

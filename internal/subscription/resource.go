@@ -39,9 +39,10 @@ type sub struct {
 	Error   string `json:"error"`
 	End     string `json:"end"`
 	Channel struct {
-		Type       string `json:"type"`
-		Endpoint   string `json:"endpoint"`
-		Payload    string `json:"payload"`
+		Extension  []extension `json:"extension"`
+		Type       string      `json:"type"`
+		Endpoint   string      `json:"endpoint"`
+		Payload    string      `json:"payload"`
 		PayloadExt struct {
 			Extension []extension `json:"extension"`
 		} `json:"_payload"`
@@ -51,9 +52,10 @@ type sub struct {
 
 // extension is a FHIR extension with the value types the backport uses.
 type extension struct {
-	URL         string `json:"url"`
-	ValueString string `json:"valueString"`
-	ValueCode   string `json:"valueCode"`
+	URL              string `json:"url"`
+	ValueString      string `json:"valueString"`
+	ValueCode        string `json:"valueCode"`
+	ValueUnsignedInt int64  `json:"valueUnsignedInt"`
 }
 
 // parseSub reads a stored Subscription.
@@ -93,6 +95,24 @@ func (s *sub) content() string {
 	}
 	return defaultBackportContent
 }
+
+// heartbeat returns a topic-based subscription's heartbeat period
+// (backport-heartbeat-period), 0 for none.
+func (s *sub) heartbeat() time.Duration {
+	if s.topic() == "" {
+		return 0
+	}
+	for _, e := range s.Channel.Extension {
+		if e.URL == extHeartbeat && e.ValueUnsignedInt > 0 {
+			return time.Duration(min(e.ValueUnsignedInt, maxHeartbeat)) * time.Second
+		}
+	}
+	return 0
+}
+
+// handshakes reports whether the subscription is activated by a
+// handshake (R5 Backport: topic-based, rest-hook).
+func (s *sub) handshakes() bool { return s.topic() != "" && s.Channel.Type == channelRestHook }
 
 // criteria returns the resource type and search parameters the
 // subscription matches.

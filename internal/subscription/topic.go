@@ -13,6 +13,7 @@ const (
 	backportBase           = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 	extFilterCriteria      = backportBase + "backport-filter-criteria"
 	extPayloadContent      = backportBase + "backport-payload-content"
+	extHeartbeat           = backportBase + "backport-heartbeat-period"
 	profileStatus          = backportBase + "backport-subscription-status-r4"
 	profileNotification    = backportBase + "backport-subscription-notification-r4"
 	contentEmpty           = "empty"
@@ -20,6 +21,9 @@ const (
 	contentFull            = "full-resource"
 	defaultBackportContent = contentIDOnly
 )
+
+// maxHeartbeat caps a heartbeat period, in seconds (a day).
+const maxHeartbeat = 86400
 
 // TopicBase starts the canonical URL of Concord's built-in subscription
 // topics: TopicBase + a resource type (…/SubscriptionTopic/Observation)

@@ -12,11 +12,11 @@ import (
 func (s *Store) Subscription(ctx context.Context, id string) (*concord.SubscriptionState, error) {
 	var st concord.SubscriptionState
 	var role, scopes string
-	var failing, next, updated int64
+	var failing, next, updated, handshake, heartbeat, sent int64
 	err := s.a.Read.QueryRow(ctx, `SELECT id, owner, role, scopes, patient, events, delivered, attempts, errors,
-		failing_since, next_attempt, last_error, updated_at FROM subscriptions WHERE id = $1`, id).
+		failing_since, next_attempt, last_error, handshake, heartbeat, last_sent, updated_at FROM subscriptions WHERE id = $1`, id).
 		Scan(&st.ID, &st.Owner, &role, &scopes, &st.Patient, &st.Events, &st.Delivered, &st.Attempts, &st.Errors,
-			&failing, &next, &st.LastError, &updated)
+			&failing, &next, &st.LastError, &handshake, &heartbeat, &sent, &updated)
 	if err == ErrNoRows {
 		return nil, concord.Errorf(concord.ENOTFOUND, "no subscription %q", id)
 	} else if err != nil {
@@ -32,6 +32,10 @@ func (s *Store) Subscription(ctx context.Context, id string) (*concord.Subscript
 	if next != parked {
 		st.NextAttempt = fromMicros(next)
 	}
+	st.Handshake, st.Heartbeat = handshake != 0, time.Duration(heartbeat)*time.Microsecond
+	if sent != 0 {
+		st.LastSent = fromMicros(sent)
+	}
 	st.UpdatedAt = fromMicros(updated)
 	return &st, nil
 }
@@ -39,7 +43,8 @@ func (s *Store) Subscription(ctx context.Context, id string) (*concord.Subscript
 // PendingSubscriptions returns the subscriptions with undelivered events
 // due by now, the longest due first.
 func (s *Store) PendingSubscriptions(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.a.Read.Query(ctx, `SELECT id FROM subscriptions WHERE events > delivered AND next_attempt <= $1
+	rows, err := s.a.Read.Query(ctx, `SELECT id FROM subscriptions WHERE next_attempt <= $1
+		AND (events > delivered OR handshake <> 0 OR (heartbeat > 0 AND last_sent + heartbeat <= $1))
 		ORDER BY next_attempt, id LIMIT $2`, now.UnixMicro(), limit)
 	if err != nil {
 		return nil, err
@@ -85,16 +90,21 @@ func (t *sqlTx) PutSubscription(ctx context.Context, s *concord.SubscriptionStat
 		return err
 	}
 	scopes := strings.Join(s.Scopes, " ")
-	if _, err := t.q.Exec(t.ctx, `INSERT INTO subscriptions (id, owner, role, scopes, patient, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	handshake := int64(0)
+	if s.Handshake {
+		handshake = 1
+	}
+	if _, err := t.q.Exec(t.ctx, `INSERT INTO subscriptions (id, owner, role, scopes, patient, handshake, heartbeat, last_sent, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
 		ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, role = excluded.role, scopes = excluded.scopes,
-		patient = excluded.patient, updated_at = excluded.updated_at`,
-		s.ID, s.Owner, string(s.Role), scopes, s.Patient, at.UnixMicro()); err != nil {
+		patient = excluded.patient, handshake = excluded.handshake, heartbeat = excluded.heartbeat,
+		updated_at = excluded.updated_at`,
+		s.ID, s.Owner, string(s.Role), scopes, s.Patient, handshake, s.Heartbeat.Microseconds(), at.UnixMicro()); err != nil {
 		return err
 	}
 	if reset {
 		_, err := t.q.Exec(t.ctx, `UPDATE subscriptions SET attempts = 0, failing_since = 0, next_attempt = 0,
-			last_error = '' WHERE id = $1`, s.ID)
+			last_error = '', last_sent = $1 WHERE id = $2`, at.UnixMicro(), s.ID)
 		return err
 	}
 	return nil
@@ -124,9 +134,12 @@ func (t *sqlTx) RecordNotification(ctx context.Context, id string, a concord.Sub
 	}
 	var n int64
 	var err error
+	if a.Number == 0 {
+		return t.recordSignal(id, a)
+	}
 	if a.OK {
 		n, err = t.q.Exec(t.ctx, `UPDATE subscriptions SET delivered = $1, attempts = 0, failing_since = 0,
-			next_attempt = 0, last_error = '', updated_at = $2 WHERE id = $3 AND delivered = $4 AND events >= $1`,
+			next_attempt = 0, last_error = '', last_sent = $2, updated_at = $2 WHERE id = $3 AND delivered = $4 AND events >= $1`,
 			a.Number, a.At.UnixMicro(), id, a.Number-1)
 	} else {
 		n, err = t.q.Exec(t.ctx, `UPDATE subscriptions SET attempts = attempts + 1, errors = errors + 1,
@@ -153,4 +166,30 @@ func (t *sqlTx) ParkSubscription(ctx context.Context, id string, seen, at time.T
 	_, err := t.q.Exec(t.ctx, `UPDATE subscriptions SET next_attempt = $1, updated_at = $2 WHERE id = $3 AND updated_at = $4`,
 		parked, at.UnixMicro(), id, seen.UnixMicro())
 	return err
+}
+
+// recordSignal records a handshake or heartbeat attempt.
+func (t *sqlTx) recordSignal(id string, a concord.SubscriptionAttempt) error {
+	handshake := `handshake`
+	if a.Handshake {
+		handshake = `0`
+	}
+	var n int64
+	var err error
+	if a.OK {
+		n, err = t.q.Exec(t.ctx, `UPDATE subscriptions SET handshake = `+handshake+`, attempts = 0, failing_since = 0,
+			next_attempt = 0, last_error = '', last_sent = $1, updated_at = $1 WHERE id = $2`, a.At.UnixMicro(), id)
+	} else {
+		n, err = t.q.Exec(t.ctx, `UPDATE subscriptions SET handshake = `+handshake+`, attempts = attempts + 1, errors = errors + 1,
+			failing_since = CASE WHEN failing_since = 0 THEN $1 ELSE failing_since END,
+			next_attempt = $2, last_error = $3, updated_at = $1 WHERE id = $4`,
+			a.At.UnixMicro(), a.Next.UnixMicro(), a.Error, id)
+	}
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return concord.Errorf(concord.ENOTFOUND, "no subscription %q", id)
+	}
+	return nil
 }

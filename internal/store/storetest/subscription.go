@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -149,4 +150,48 @@ func testSubscriptions(t *testing.T, f *Fixture) {
 	if err := record(concord.SubscriptionAttempt{Number: 4, At: next, OK: true}); concord.ErrorCode(err) != concord.ECONFLICT {
 		t.Fatalf("recording an event not queued = %v, want ECONFLICT", err)
 	}
+
+	// A handshake owed makes a subscription pending; recorded (failed or
+	// not), it is owed no more. A heartbeat is due a period after the
+	// last notification taken.
+	hs := concord.SubscriptionState{ID: "h1", Owner: "tok1", Role: concord.RoleAdmin, Handshake: true, Heartbeat: time.Minute}
+	if err := update(func(tx concord.Tx) error { return tx.PutSubscription(ctx(t), &hs, true, at) }); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.Subscription(ctx(t), "h1")
+	if !st.Handshake || st.Heartbeat != time.Minute || !st.LastSent.Equal(at) {
+		t.Fatalf("handshake state = %+v", st)
+	}
+	if pending, _ := s.PendingSubscriptions(ctx(t), at, 10); !slices.Contains(pending, "h1") {
+		t.Fatalf("a subscription owing a handshake is not pending: %v", pending)
+	}
+	if err := record2(update, "h1", concord.SubscriptionAttempt{Handshake: true, At: at, Error: "refused", Next: at.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.Subscription(ctx(t), "h1")
+	if st.Handshake || st.Attempts != 1 || st.LastError != "refused" {
+		t.Fatalf("after a failed handshake: %+v", st)
+	}
+	if pending, _ := s.PendingSubscriptions(ctx(t), at.Add(30*time.Second), 10); slices.Contains(pending, "h1") {
+		t.Fatalf("pending before its heartbeat is due: %v", pending)
+	}
+	if pending, _ := s.PendingSubscriptions(ctx(t), at.Add(time.Minute), 10); !slices.Contains(pending, "h1") {
+		t.Fatalf("not pending once its heartbeat is due: %v", pending)
+	}
+	sent := at.Add(time.Minute)
+	if err := record2(update, "h1", concord.SubscriptionAttempt{At: sent, OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.Subscription(ctx(t), "h1")
+	if !st.LastSent.Equal(sent) || st.Attempts != 0 || st.LastError != "" {
+		t.Fatalf("after a heartbeat: %+v", st)
+	}
+	if pending, _ := s.PendingSubscriptions(ctx(t), sent.Add(59*time.Second), 10); slices.Contains(pending, "h1") {
+		t.Fatalf("pending right after a heartbeat: %v", pending)
+	}
+}
+
+// record2 records an attempt for subscription id.
+func record2(update func(fn func(tx concord.Tx) error) error, id string, a concord.SubscriptionAttempt) error {
+	return update(func(tx concord.Tx) error { return tx.RecordNotification(context.Background(), id, a) })
 }

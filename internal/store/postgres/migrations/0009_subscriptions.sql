@@ -1,7 +1,9 @@
 -- FHIR Subscriptions (internal/subscription): beside each Subscription
 -- resource, the principal it notifies for and where its notifications
--- stand; and each subscription's queue of events, numbered from 1 without
--- gaps, appended in the same transaction as the matcher's cursor move.
+-- stand (handshake owed, heartbeat period and last sending, for the R5
+-- Backport's topic-based subscriptions); and each subscription's queue of
+-- events, numbered from 1 without gaps, appended in the same transaction
+-- as the matcher's cursor move.
 CREATE TABLE subscriptions (
 	id            TEXT PRIMARY KEY,
 	owner         TEXT NOT NULL,
@@ -15,9 +17,12 @@ CREATE TABLE subscriptions (
 	failing_since BIGINT NOT NULL DEFAULT 0,
 	next_attempt  BIGINT NOT NULL DEFAULT 0,
 	last_error    TEXT NOT NULL DEFAULT '',
+	handshake     BIGINT NOT NULL DEFAULT 0,
+	heartbeat     BIGINT NOT NULL DEFAULT 0,
+	last_sent     BIGINT NOT NULL DEFAULT 0,
 	updated_at    BIGINT NOT NULL
 );
-CREATE INDEX subscriptions_pending ON subscriptions (next_attempt) WHERE events > delivered;
+CREATE INDEX subscriptions_next ON subscriptions (next_attempt);
 
 CREATE TABLE subscription_events (
 	subscription TEXT NOT NULL,
