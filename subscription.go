@@ -58,7 +58,7 @@ type SubscriptionAttempt struct {
 	// Handshake: the attempt was the handshake, which is owed no more
 	// whatever its outcome.
 	Handshake bool
-	At     time.Time
+	At        time.Time
 	// OK: the endpoint took it. Otherwise Error says why not and Next is
 	// when to try again.
 	OK    bool
