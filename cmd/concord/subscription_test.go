@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +83,20 @@ func TestSubscriptionRestHook(t *testing.T) {
 	id = fhirCreate(t, n.url, admin, "Observation", subLOINC)
 	if h := nextHit(t, hits); h != "PUT /Observation/"+id {
 		t.Fatalf("after a restart: notification %q, want PUT /Observation/%s\n%s", h, id, n.stderr)
+	}
+	// A Subscription loaded by concord import beside the running server
+	// is admitted as the operator's and served.
+	rcv2, hits2 := hookReceiver(t)
+	file := filepath.Join(f.dir, "subscription.json")
+	os.WriteFile(file, []byte(strings.Replace(subscriptionFor(rcv2.URL), `"status"`, `"id":"imported","status"`, 1)), 0o600)
+	if out, errOut, code := run(t, f.dir, "import", "--data", f.data, file); code != 0 {
+		t.Fatalf("import: %s %s", out, errOut)
+	}
+	id = fhirCreate(t, n.url, admin, "Observation", subLOINC)
+	for _, h := range []chan string{hits, hits2} {
+		if got := nextHit(t, h); got != "PUT /Observation/"+id {
+			t.Fatalf("after the import: notification %q, want PUT /Observation/%s", got, id)
+		}
 	}
 }
 

@@ -153,3 +153,24 @@ func TestEnd(t *testing.T) {
 	eventually(t, "the subscription off", func() bool { return n.read("Subscription/" + id)["status"] == "off" })
 	rcv.none(t, 200*time.Millisecond)
 }
+
+// TestAdmitInTransaction: a Subscription in a transaction Bundle is
+// admitted as a single write is (active, and refused with the Bundle
+// when it cannot be served).
+func TestAdmitInTransaction(t *testing.T) {
+	n := startNode(t, openStore(t, "sqlite"), Options{})
+	rcv := newReceiver(t)
+	bundle := func(sub string) string {
+		return `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + sub + `,"request":{"method":"POST","url":"Subscription"}}]}`
+	}
+	code, b := n.do("POST", "/fhir", n.admin, bundle(subscription("Observation?code=http://loinc.org|1234-5", rcv.URL, "")))
+	if code != http.StatusOK || !bytes.Contains(b, []byte(`"status":"active"`)) {
+		t.Fatalf("transaction: %d %s", code, b)
+	}
+	n.create(n.admin, "Observation", observation("1234-5"))
+	rcv.next(t)
+	if code, b := n.do("POST", "/fhir", n.admin, bundle(subscription("Observation?colour=blue", rcv.URL, ""))); code != http.StatusBadRequest ||
+		!bytes.Contains(b, []byte("colour")) {
+		t.Fatalf("transaction with a bad Subscription: %d %s, want 400", code, b)
+	}
+}
