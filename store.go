@@ -184,6 +184,10 @@ type Tx interface {
 	// longer among the PendingSubscriptions. It does nothing when the
 	// state changed since the caller read it (UpdatedAt is not seen).
 	ParkSubscription(ctx context.Context, id string, seen, at time.Time) error
+	// PruneSubscriptionEvents deletes up to limit events dated before
+	// cutoff that their subscription's endpoint has taken (never one
+	// still to deliver) and returns how many it deleted.
+	PruneSubscriptionEvents(ctx context.Context, cutoff time.Time, limit int) (int, error)
 	// SetChannelState records an operator's choice of a channel's state.
 	SetChannelState(ctx context.Context, channel, state string, at time.Time, by string) error
 	// PruneContent drops the raw content of up to limit messages received

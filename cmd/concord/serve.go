@@ -102,7 +102,8 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	// FHIR Subscriptions: admitted in the FHIR API's writes, matched and
 	// delivered from the change log.
 	subs := subscription.New(subscription.Options{Store: store, Logger: log, Node: cfg.NodeName(),
-		AllowPrivate: cfg.SubscriptionAllowPrivate, Timeout: cfg.SubscriptionTimeout, GiveUp: cfg.SubscriptionGiveUp})
+		AllowPrivate: cfg.SubscriptionAllowPrivate, Timeout: cfg.SubscriptionTimeout, GiveUp: cfg.SubscriptionGiveUp,
+		EventRetention: cfg.SubscriptionEventRetention})
 	notify.setWake(func() { eng.ChangesWritten(); subs.ChangesWritten() })
 	srv := server.New(server.Options{
 		Store:           store,

@@ -66,6 +66,9 @@ type Config struct {
 	// SubscriptionGiveUp is how long a Subscription's endpoint may keep
 	// failing before the Subscription is set to error.
 	SubscriptionGiveUp time.Duration
+	// SubscriptionEventRetention is how long delivered Subscription
+	// events stay listed by $events (0: forever).
+	SubscriptionEventRetention time.Duration
 	// Channels are the interface channels beside the default one, from
 	// the configuration file.
 	Channels []Channel
@@ -88,6 +91,8 @@ func Default() Config {
 		SubscriptionAllowPrivate: true,
 		SubscriptionTimeout:      10 * time.Second,
 		SubscriptionGiveUp:       24 * time.Hour,
+
+		SubscriptionEventRetention: 30 * 24 * time.Hour,
 	}
 }
 
@@ -237,6 +242,16 @@ var Keys = []Key{
 				return fmt.Errorf("want a positive duration such as 24h or 3d, got %q", s)
 			}
 			c.SubscriptionGiveUp = d
+			return nil
+		}},
+	{Name: "subscription_event_retention", Serve: true, Usage: "how long delivered FHIR Subscription events stay listed by $events, e.g. 30d (0: forever; events still to deliver are always kept)",
+		get: func(c *Config) string { return formatDays(c.SubscriptionEventRetention) },
+		set: func(c *Config, s string) error {
+			d, err := parseDays(s)
+			if err != nil {
+				return err
+			}
+			c.SubscriptionEventRetention = d
 			return nil
 		}},
 	{Name: "duplicate_window", Serve: true, Usage: "how long a repeated control ID from the same sender is answered without processing again (0: never)",

@@ -174,3 +174,23 @@ func TestAdmitInTransaction(t *testing.T) {
 		t.Fatalf("transaction with a bad Subscription: %d %s, want 400", code, b)
 	}
 }
+
+// TestPruneEvents: delivered events older than EventRetention are
+// dropped; those still to deliver stay.
+func TestPruneEvents(t *testing.T) {
+	n := startNode(t, openStore(t, "sqlite"), Options{EventRetention: time.Millisecond, PruneEvery: 20 * time.Millisecond})
+	rcv := newReceiver(t)
+	down := newReceiver(t)
+	down.down.Store(true)
+	ok := n.create(n.admin, "Subscription", subscription("Observation?code=http://loinc.org|1234-5", rcv.URL, ""))
+	failing := n.create(n.admin, "Subscription", subscription("Observation?code=http://loinc.org|1234-5", down.URL, ""))
+	n.create(n.admin, "Observation", observation("1234-5"))
+	rcv.next(t)
+	eventually(t, "the delivered event pruned", func() bool {
+		evs, err := n.store.SubscriptionEvents(context.Background(), ok, 1, 0, 10)
+		return err == nil && len(evs) == 0
+	})
+	if evs, err := n.store.SubscriptionEvents(context.Background(), failing, 1, 0, 10); err != nil || len(evs) != 1 {
+		t.Fatalf("the event still to deliver: %d, %v; want kept", len(evs), err)
+	}
+}

@@ -82,6 +82,12 @@ type Options struct {
 	// caller's token checked (default 30 s); a connection is dropped
 	// after two intervals without a frame from the client.
 	SocketPing time.Duration
+	// EventRetention is how long events the endpoint took stay listed by
+	// $events (dated by the version that matched); 0 keeps them forever.
+	// Events still to deliver are never dropped.
+	EventRetention time.Duration
+	// PruneEvery is how often old events are dropped (default hourly).
+	PruneEvery time.Duration
 	// Workers caps the subscriptions delivered to at once.
 	Workers int
 	// Now returns the time; time.Now when nil.
@@ -134,6 +140,9 @@ func New(opt Options) *Manager {
 	if opt.SocketPing <= 0 {
 		opt.SocketPing = 30 * time.Second
 	}
+	if opt.PruneEvery <= 0 {
+		opt.PruneEvery = time.Hour
+	}
 	if opt.Workers <= 0 {
 		opt.Workers = defaultWorkers
 	}
@@ -161,10 +170,46 @@ func (m *Manager) Run(ctx context.Context) {
 		m.mu.Unlock()
 	}()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); m.matchLoop(ctx) }()
 	go func() { defer wg.Done(); m.deliverLoop(ctx) }()
+	go func() { defer wg.Done(); m.pruneLoop(ctx) }()
 	wg.Wait()
+}
+
+// pruneLoop drops, every PruneEvery, the delivered events older than
+// EventRetention, a thousand per transaction (any node may: deleting
+// twice is harmless).
+func (m *Manager) pruneLoop(ctx context.Context) {
+	if m.opt.EventRetention <= 0 {
+		return
+	}
+	for {
+		sleep(ctx, nil, m.opt.PruneEvery)
+		if ctx.Err() != nil {
+			return
+		}
+		cutoff := m.opt.Now().Add(-m.opt.EventRetention)
+		total := 0
+		for ctx.Err() == nil {
+			var n int
+			err := m.opt.Store.Update(ctx, func(tx concord.Tx) (err error) {
+				n, err = tx.PruneSubscriptionEvents(ctx, cutoff, 1000)
+				return err
+			})
+			if err != nil {
+				m.log.Warn("pruning subscription events", "err", err)
+				break
+			}
+			total += n
+			if n < 1000 {
+				break
+			}
+		}
+		if total > 0 {
+			m.log.Info("subscription events pruned", "events", total, "before", cutoff)
+		}
+	}
 }
 
 // eventsQueued wakes everything waiting for new events (websocket

@@ -193,3 +193,13 @@ func (t *sqlTx) recordSignal(id string, a concord.SubscriptionAttempt) error {
 	}
 	return nil
 }
+
+func (t *sqlTx) PruneSubscriptionEvents(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := t.q.Exec(t.ctx, `DELETE FROM subscription_events WHERE (subscription, number) IN (
+		SELECT e.subscription, e.number FROM subscription_events e JOIN subscriptions s ON s.id = e.subscription
+		WHERE e.at < $1 AND e.number <= s.delivered LIMIT $2)`, cutoff.UnixMicro(), limit)
+	return int(n), err
+}

@@ -62,6 +62,7 @@ func Run(t *testing.T, b Backend) {
 		{"Leases", testLeases},
 		{"Cursors", testCursors},
 		{"Subscriptions", testSubscriptions},
+		{"SubscriptionPrune", testSubscriptionPrune},
 		{"Resources", testResources},
 		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},
 		{"ResourceHistoryAt", testResourceHistoryAt},

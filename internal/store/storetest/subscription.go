@@ -191,6 +191,58 @@ func testSubscriptions(t *testing.T, f *Fixture) {
 	}
 }
 
+// testSubscriptionPrune: old events that were delivered go; events still
+// to deliver stay whatever their age.
+func testSubscriptionPrune(t *testing.T, f *Fixture) {
+	s := f.Store
+	old := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	update := func(fn func(tx concord.Tx) error) error { return s.Update(ctx(t), fn) }
+	if err := update(func(tx concord.Tx) error {
+		if err := tx.PutSubscription(ctx(t), &concord.SubscriptionState{ID: "p", Owner: "o", Role: concord.RoleAdmin}, false, old); err != nil {
+			return err
+		}
+		for i := 0; i < 5; i++ {
+			at := old
+			if i == 1 {
+				at = old.AddDate(0, 6, 0) // recent
+			}
+			if err := tx.AppendSubscriptionEvent(ctx(t), &concord.SubscriptionEvent{Subscription: "p", Type: "Observation", ID: "o", Version: int64(i + 1), At: at}); err != nil {
+				return err
+			}
+		}
+		for n := int64(1); n <= 3; n++ {
+			if err := tx.RecordNotification(ctx(t), "p", concord.SubscriptionAttempt{Number: n, At: old, OK: true}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cutoff := old.AddDate(0, 1, 0)
+	var pruned int
+	if err := update(func(tx concord.Tx) (err error) {
+		pruned, err = tx.PruneSubscriptionEvents(ctx(t), cutoff, 1)
+		return err
+	}); err != nil || pruned != 1 {
+		t.Fatalf("prune with limit 1 = %d, %v", pruned, err)
+	}
+	if err := update(func(tx concord.Tx) (err error) {
+		pruned, err = tx.PruneSubscriptionEvents(ctx(t), cutoff, 100)
+		return err
+	}); err != nil || pruned != 1 {
+		t.Fatalf("prune = %d, %v; want 1 more (events 1 and 3 delivered and old, 2 recent, 4 and 5 not delivered)", pruned, err)
+	}
+	evs, _ := s.SubscriptionEvents(ctx(t), "p", 1, 0, 10)
+	var nums []int64
+	for _, e := range evs {
+		nums = append(nums, e.Number)
+	}
+	if !slices.Equal(nums, []int64{2, 4, 5}) {
+		t.Fatalf("events left = %v, want [2 4 5]", nums)
+	}
+}
+
 // record2 records an attempt for subscription id.
 func record2(update func(fn func(tx concord.Tx) error) error, id string, a concord.SubscriptionAttempt) error {
 	return update(func(tx concord.Tx) error { return tx.RecordNotification(context.Background(), id, a) })

@@ -34,3 +34,4 @@ CREATE TABLE subscription_events (
 	at           BIGINT NOT NULL,
 	PRIMARY KEY (subscription, number)
 );
+CREATE INDEX subscription_events_at ON subscription_events (at);
