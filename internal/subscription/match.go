@@ -130,8 +130,15 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 				continue
 			}
 			hit, err := m.matches(ctx, a, o, c, now)
-			if err != nil {
-				return 0, err
+			switch concord.ErrorCode(err) {
+			case "":
+			case concord.EINVALID, concord.EUNSUPPORTED, concord.ETOOLARGE:
+				// This subscription's search cannot run: it stops, the
+				// others go on.
+				o.reason = "the criteria cannot be searched: " + concord.ErrorMessage(err)
+				continue
+			default:
+				return 0, err // the store failed: the batch is read again
 			}
 			if hit {
 				events = append(events, concord.SubscriptionEvent{Subscription: a.id, Type: c.Type, ID: c.ID,
