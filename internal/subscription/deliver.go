@@ -23,11 +23,21 @@ func (m *Manager) deliverLoop(ctx context.Context) {
 	client := m.httpClient()
 	sem := make(chan struct{}, m.opt.Workers)
 	defer func() {
-		// Wait for the workers to finish their attempts.
+		// Wait for the workers to finish their attempts, then give up the
+		// leases still held so that another node need not wait for them.
 		for i := 0; i < cap(sem); i++ {
 			sem <- struct{}{}
 		}
 		client.CloseIdleConnections()
+		m.mu.Lock()
+		held := m.held
+		m.held = map[string]time.Time{}
+		m.mu.Unlock()
+		for id, until := range held {
+			if until.After(m.opt.Now()) {
+				m.release(ctx, id)
+			}
+		}
 	}()
 	for ctx.Err() == nil {
 		ids, err := m.opt.Store.PendingSubscriptions(ctx, m.opt.Now(), 100)
@@ -77,21 +87,28 @@ func (m *Manager) deliverLoop(ctx context.Context) {
 // for a retry), when the subscription is not active, or when ctx ends.
 // It reports whether it ended with nothing due (then an event queued
 // while it was finishing may have been passed over: look again).
+//
+// The lease stays held (and is renewed) between runs while this node
+// delivers the subscription, so a burst of events costs no lease writes;
+// the leases still held are given up when the deliverer stops.
 func (m *Manager) deliver(ctx context.Context, client *http.Client, id string) bool {
-	now := m.opt.Now()
-	ok, err := m.lease(ctx, id, now, now.Add(leaseFor))
-	if err != nil || !ok {
-		return false // another node delivers it
-	}
-	leasedUntil := now.Add(leaseFor)
-	defer m.release(ctx, id)
 	for ctx.Err() == nil {
-		now = m.opt.Now()
+		now := m.opt.Now()
+		m.mu.Lock()
+		leasedUntil := m.held[id]
+		m.mu.Unlock()
 		if leasedUntil.Sub(now) < leaseRenew {
-			if ok, err := m.lease(ctx, id, now, now.Add(leaseFor)); err != nil || !ok {
-				return false
+			ok, err := m.lease(ctx, id, now, now.Add(leaseFor))
+			m.mu.Lock()
+			if err != nil || !ok {
+				delete(m.held, id)
+			} else {
+				m.held[id] = now.Add(leaseFor)
 			}
-			leasedUntil = now.Add(leaseFor)
+			m.mu.Unlock()
+			if err != nil || !ok {
+				return false // another node delivers it
+			}
 		}
 		more, err := m.deliverNext(ctx, client, id, now)
 		if err != nil {

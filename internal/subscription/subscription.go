@@ -105,10 +105,11 @@ type Manager struct {
 	deliverC chan struct{}
 
 	mu      sync.Mutex
-	runCtx  context.Context // set while Run runs
-	events  chan struct{}   // closed (and replaced) when events are queued
-	sockets int             // websocket connections open
-	running map[string]bool // subscriptions being delivered by this node
+	runCtx  context.Context      // set while Run runs
+	events  chan struct{}        // closed (and replaced) when events are queued
+	sockets int                  // websocket connections open
+	running map[string]bool      // subscriptions being delivered by this node
+	held    map[string]time.Time // their leases this node holds, until
 	cache   *activeCache
 	gapSeq  int64
 	gapAt   time.Time
@@ -149,7 +150,7 @@ func New(opt Options) *Manager {
 	id, _ := concord.NewID(time.Now())
 	m := &Manager{opt: opt, log: opt.Logger.With("part", "subscriptions"), owner: opt.Node + "/" + id,
 		matchC: make(chan struct{}, 1), deliverC: make(chan struct{}, 1), running: map[string]bool{},
-		events: make(chan struct{})}
+		held: map[string]time.Time{}, events: make(chan struct{})}
 	m.importer = fhirapi.NewImporter(opt.Store, fhirapi.Options{Subscriptions: m, Now: opt.Now})
 	return m
 }
