@@ -78,18 +78,12 @@ func (m *Manager) matchLoop(ctx context.Context) {
 // returns how many changes it read.
 func (m *Manager) matchRound(ctx context.Context) (int, error) {
 	st := m.opt.Store
-	cursor, found, err := st.Cursor(ctx, cursorName)
+	// Migration 0009 set the cursor at the head of the change log as it
+	// was then, before any Subscription could be admitted; without it the
+	// matcher starts at the beginning (nothing is missed).
+	cursor, _, err := st.Cursor(ctx, cursorName)
 	if err != nil {
 		return 0, err
-	}
-	if !found {
-		// Subscriptions start with the changes after they exist: the
-		// matcher's first round starts at the newest change.
-		last, err := st.LastChange(ctx)
-		if err != nil {
-			return 0, err
-		}
-		return 0, st.Update(ctx, func(tx concord.Tx) error { return tx.MoveCursor(ctx, cursorName, 0, last, m.opt.Now()) })
 	}
 	changes, err := st.Changes(ctx, cursor, matchBatch)
 	if err != nil || len(changes) == 0 {

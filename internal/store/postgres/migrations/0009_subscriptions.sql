@@ -35,3 +35,8 @@ CREATE TABLE subscription_events (
 	PRIMARY KEY (subscription, number)
 );
 CREATE INDEX subscription_events_at ON subscription_events (at);
+
+-- The matcher's place in the change log starts here: no Subscription was
+-- admitted before this migration, so nothing earlier can match.
+INSERT INTO change_cursors (name, seq, updated_at)
+	SELECT ':subscriptions', COALESCE(MAX(seq), 0), 0 FROM resource_versions;
