@@ -111,7 +111,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 		Node:            cfg.NodeName(),
 		LogPHI:          cfg.LogPHI,
 		ShutdownTimeout: cfg.ShutdownTimeout,
-		Collectors:      eng.Collectors(),
+		Collectors:      append(eng.Collectors(), subs.Collectors()...),
 	})
 	// The default channel listens on --mllp; each configured channel has
 	// its own sources, which a reload may change.

@@ -73,6 +73,19 @@ func TestSubscriptionRestHook(t *testing.T) {
 	if h := nextHit(t, hits); h != "PUT /Observation/"+id {
 		t.Fatalf("notification %q, want PUT /Observation/%s", h, id)
 	}
+	// Metrics.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, m := get(t, f.url+"/metrics", admin)
+		if strings.Contains(m, `concord_subscription_notifications_total{kind="event",outcome="sent"} 1`) &&
+			strings.Contains(m, "concord_subscription_matcher_behind 0") && strings.Contains(m, "concord_subscription_latency_seconds_count 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no subscription metrics: %s", m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	// The CapabilityStatement names the websocket endpoint.
 	if _, b := fhirDo(t, "GET", f.url+"/fhir/metadata", "", ""); !strings.Contains(b,
 		`"valueUri":"ws://`+strings.TrimPrefix(f.url, "http://")+`/fhir/$subscription-websocket"`) {

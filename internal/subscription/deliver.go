@@ -185,6 +185,10 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 	var sendErr error
 	if s.Channel.Type == channelRestHook {
 		sendErr = m.send(ctx, client, s, st, ev)
+		m.metrics.attempt("event", sendErr)
+		if sendErr == nil {
+			m.metrics.latency.Observe(m.opt.Now().Sub(ev.At).Seconds())
+		}
 	}
 	// A websocket subscription's events are read by number by the
 	// connections bound to it (websocket.go): there is nothing to send
@@ -329,6 +333,7 @@ func (m *Manager) park(ctx context.Context, st *concord.SubscriptionState) error
 // error, and a client asks again by writing it requested.
 func (m *Manager) handshake(ctx context.Context, client *http.Client, res *concord.Resource, s *sub, st *concord.SubscriptionState) error {
 	sendErr := m.notify(ctx, client, s, st, typeHandshake, nil)
+	m.metrics.attempt(typeHandshake, sendErr)
 	at := m.opt.Now()
 	a := concord.SubscriptionAttempt{Handshake: true, At: at, OK: sendErr == nil}
 	if sendErr != nil {
@@ -350,6 +355,7 @@ func (m *Manager) handshake(ctx context.Context, client *http.Client, res *conco
 // event's would be.
 func (m *Manager) heartbeat(ctx context.Context, client *http.Client, s *sub, st *concord.SubscriptionState) error {
 	sendErr := m.notify(ctx, client, s, st, typeHeartbeat, nil)
+	m.metrics.attempt(typeHeartbeat, sendErr)
 	at := m.opt.Now()
 	a := concord.SubscriptionAttempt{At: at, OK: sendErr == nil}
 	if sendErr != nil {

@@ -153,6 +153,7 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	if len(events) > 0 {
+		m.metrics.events.Add(float64(len(events)))
 		poke(m.deliverC)
 		m.eventsQueued()
 	}

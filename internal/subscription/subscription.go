@@ -100,6 +100,7 @@ type Manager struct {
 	opt      Options
 	log      *slog.Logger
 	importer *fhirapi.Importer
+	metrics  *metrics
 	owner    string // lease owner
 	matchC   chan struct{}
 	deliverC chan struct{}
@@ -148,7 +149,7 @@ func New(opt Options) *Manager {
 		opt.Workers = defaultWorkers
 	}
 	id, _ := concord.NewID(time.Now())
-	m := &Manager{opt: opt, log: opt.Logger.With("part", "subscriptions"), owner: opt.Node + "/" + id,
+	m := &Manager{opt: opt, log: opt.Logger.With("part", "subscriptions"), owner: opt.Node + "/" + id, metrics: newMetrics(),
 		matchC: make(chan struct{}, 1), deliverC: make(chan struct{}, 1), running: map[string]bool{},
 		held: map[string]time.Time{}, events: make(chan struct{})}
 	m.importer = fhirapi.NewImporter(opt.Store, fhirapi.Options{Subscriptions: m, Now: opt.Now})
