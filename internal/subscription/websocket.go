@@ -61,13 +61,16 @@ func (m *Manager) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 		m.sockets--
 		m.mu.Unlock()
 	}()
+	s := &socket{m: m, p: concord.PrincipalFrom(r.Context()), tmpl: concord.AuditTemplateFrom(r.Context()),
+		bound: map[string]int64{}}
 	conn, err := websocket.Upgrade(w, r, websocket.Options{MaxMessage: socketMaxInput, ReadTimeout: 2 * m.opt.SocketPing})
 	if err != nil {
+		s.audit(ctx, "", concord.OutcomeMinor, "websocket upgrade refused: "+concord.ErrorMessage(err))
 		httperr.Write(w, r, err)
 		return
 	}
-	s := &socket{m: m, conn: conn, p: concord.PrincipalFrom(r.Context()), tmpl: concord.AuditTemplateFrom(r.Context()),
-		bound: map[string]int64{}}
+	s.conn = conn
+	s.audit(ctx, "", concord.OutcomeSuccess, "websocket opened")
 	s.run(ctx)
 }
 
@@ -236,10 +239,14 @@ func (s *socket) tokenDead(ctx context.Context) string {
 	return ""
 }
 
-// audit records a bind (or its refusal).
+// audit records the connection's opening (id empty) or a bind, or
+// their refusal: the route is not audited by the front door.
 func (s *socket) audit(ctx context.Context, id string, outcome concord.Outcome, detail string) {
 	rec := s.tmpl
 	rec.Time, rec.Action, rec.Object, rec.Outcome, rec.Detail = s.m.opt.Now(), concord.AuditRead, "Subscription/"+id, outcome, detail
+	if id == "" {
+		rec.Object = "fhir/$subscription-websocket"
+	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.m.opt.Store.Update(actx, func(tx concord.Tx) error {

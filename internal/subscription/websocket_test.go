@@ -129,6 +129,24 @@ func TestWebsocket(t *testing.T) {
 	if got := ws2.recv(t, 5*time.Second); !strings.HasPrefix(got, "error "+other+" only its owner") {
 		t.Fatalf("a bind without rights: %q", got)
 	}
+	// The opening, the bind and the refusal are in the audit trail.
+	want := map[string]bool{"fhir/$subscription-websocket success": false, "Subscription/" + mine + " success": false,
+		"Subscription/" + other + " refused": false}
+	n.store.AuditRecords(context.Background(), concord.AuditFilter{}, func(r *concord.AuditRecord) error {
+		k := r.Object + " success"
+		if r.Outcome != concord.OutcomeSuccess {
+			k = r.Object + " refused"
+		}
+		if _, ok := want[k]; ok && strings.Contains(r.Detail, "websocket") {
+			want[k] = true
+		}
+		return nil
+	})
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("no audit record for %s", k)
+		}
+	}
 }
 
 // TestWebsocketTokenRevoked: a connection whose token is revoked is
