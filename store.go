@@ -171,6 +171,10 @@ type Tx interface {
 	// it also clears the failure counters (a subscription activated
 	// again) and starts the heartbeat's clock at at.
 	PutSubscription(ctx context.Context, s *SubscriptionState, reset bool, at time.Time) error
+	// SkipSubscriptionEvents marks every queued event of a subscription
+	// delivered (a Subscription created anew under the id of a deleted
+	// one starts without its backlog).
+	SkipSubscriptionEvents(ctx context.Context, id string) error
 	// AppendSubscriptionEvent queues e for its subscription (whose state
 	// must exist) with the next event number, which it sets in e.Number.
 	AppendSubscriptionEvent(ctx context.Context, e *SubscriptionEvent) error

@@ -67,6 +67,19 @@ func (m *Manager) Admit(ctx context.Context, tx concord.Tx, r *concord.Resource)
 	if err := tx.PutSubscription(ctx, st, activate, r.LastUpdated); err != nil {
 		return nil, err
 	}
+	if r.Version > 1 {
+		// Created anew under the id of a deleted Subscription: the events
+		// queued for that one (matched for its owner) are not sent.
+		cur, err := tx.CurrentResource(ctx, "Subscription", r.ID)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil || cur.Deleted {
+			if err := tx.SkipSubscriptionEvents(ctx, r.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
 	switch {
 	case !activate:
 		return nil, nil

@@ -194,3 +194,26 @@ func TestPruneEvents(t *testing.T) {
 		t.Fatalf("the event still to deliver: %d, %v; want kept", len(evs), err)
 	}
 }
+
+// TestRecreated: a Subscription created anew under the id of a deleted
+// one does not inherit its undelivered events.
+func TestRecreated(t *testing.T) {
+	n := startNode(t, openStore(t, "sqlite"), Options{})
+	rcv := newReceiver(t)
+	rcv.down.Store(true)
+	body := subscription("Observation?code=http://loinc.org|1234-5", rcv.URL+"/h", "application/fhir+json")
+	id := n.create(n.admin, "Subscription", body)
+	n.create(n.admin, "Observation", observation("1234-5"))
+	eventually(t, "a failed attempt", func() bool { return rcv.tries.Load() > 0 })
+	if code, b := n.do("DELETE", "/fhir/Subscription/"+id, n.admin, ""); code != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", code, b)
+	}
+	if code, b := n.do("PUT", "/fhir/Subscription/"+id, n.admin, withID(body, id)); code != http.StatusCreated {
+		t.Fatalf("PUT anew: %d %s", code, b)
+	}
+	rcv.down.Store(false)
+	fresh := n.create(n.admin, "Observation", observation("1234-5"))
+	if h := rcv.next(t); h.path != "/h/Observation/"+fresh {
+		t.Fatalf("first notification %s, want the new subscription's /h/Observation/%s", h.path, fresh)
+	}
+}

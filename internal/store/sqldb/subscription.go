@@ -203,3 +203,11 @@ func (t *sqlTx) PruneSubscriptionEvents(ctx context.Context, cutoff time.Time, l
 		WHERE e.at < $1 AND e.number <= s.delivered LIMIT $2)`, cutoff.UnixMicro(), limit)
 	return int(n), err
 }
+
+func (t *sqlTx) SkipSubscriptionEvents(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err := t.q.Exec(t.ctx, `UPDATE subscriptions SET delivered = events WHERE id = $1`, id)
+	return err
+}

@@ -233,6 +233,12 @@ func testSubscriptionPrune(t *testing.T, f *Fixture) {
 	}); err != nil || pruned != 1 {
 		t.Fatalf("prune = %d, %v; want 1 more (events 1 and 3 delivered and old, 2 recent, 4 and 5 not delivered)", pruned, err)
 	}
+	if err := update(func(tx concord.Tx) error { return tx.SkipSubscriptionEvents(ctx(t), "p") }); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Subscription(ctx(t), "p"); st.Delivered != 5 || st.Events != 5 {
+		t.Fatalf("after SkipSubscriptionEvents: %+v", st)
+	}
 	evs, _ := s.SubscriptionEvents(ctx(t), "p", 1, 0, 10)
 	var nums []int64
 	for _, e := range evs {
