@@ -34,8 +34,8 @@ type Options struct {
 	// Subscriptions, when set, admits every Subscription written
 	// (internal/subscription): nil stores them as any resource.
 	Subscriptions SubscriptionGate
-	// WebsocketPath, when set, is where websocket subscriptions connect
-	// (under /fhir); the CapabilityStatement names it.
+	// WebsocketPath, when set, is the path (from the server's root) where
+	// websocket subscriptions connect; the CapabilityStatement names it.
 	WebsocketPath string
 }
 
