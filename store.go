@@ -90,6 +90,18 @@ type Store interface {
 	// any was written in between.
 	ResourceStamp(ctx context.Context, typ string) (ResourceStamp, error)
 
+	// Subscription returns the state kept beside a Subscription, or
+	// ENOTFOUND.
+	Subscription(ctx context.Context, id string) (*SubscriptionState, error)
+	// PendingSubscriptions returns the ids of the subscriptions with
+	// something to send (events not yet delivered, a handshake, a
+	// heartbeat due) whose next attempt is due by now.
+	PendingSubscriptions(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// SubscriptionEvents returns the events of a subscription numbered
+	// from first to last (both included; last 0: no bound), oldest first,
+	// at most limit of them.
+	SubscriptionEvents(ctx context.Context, id string, first, last int64, limit int) ([]*SubscriptionEvent, error)
+
 	// UnmappedCodes returns the entries of the "needs mapping" report
 	// matching f, most frequent first, and how many match in all.
 	UnmappedCodes(ctx context.Context, f UnmappedFilter) ([]*UnmappedCode, int64, error)
@@ -180,6 +192,33 @@ type Tx interface {
 	// fails with ECONFLICT when the cursor is not at from (another node
 	// moved it), so no change is handled twice.
 	MoveCursor(ctx context.Context, name string, from, to int64, at time.Time) error
+	// PutSubscription records who a Subscription notifies for (s.Owner,
+	// Role, Scopes, Patient) and s.Handshake and s.Heartbeat, creating its
+	// state or changing only those fields of an existing one; with reset,
+	// it also clears the failure counters (a subscription activated
+	// again) and starts the heartbeat's clock at at.
+	PutSubscription(ctx context.Context, s *SubscriptionState, reset bool, at time.Time) error
+	// SkipSubscriptionEvents marks every queued event of a subscription
+	// delivered (a Subscription created anew under the id of a deleted
+	// one starts without its backlog).
+	SkipSubscriptionEvents(ctx context.Context, id string) error
+	// AppendSubscriptionEvent queues e for its subscription (whose state
+	// must exist) with the next event number, which it sets in e.Number.
+	AppendSubscriptionEvent(ctx context.Context, e *SubscriptionEvent) error
+	// RecordNotification stores the outcome of an attempt at the event
+	// after the subscription's Delivered; ECONFLICT when that event is not
+	// a.Number (another node delivered it). With a.Number 0 it records a
+	// handshake or heartbeat.
+	RecordNotification(ctx context.Context, id string, a SubscriptionAttempt) error
+	// ParkSubscription stops the delivery of a subscription's events
+	// until PutSubscription with reset (it is activated again): it is no
+	// longer among the PendingSubscriptions. It does nothing when the
+	// state changed since the caller read it (UpdatedAt is not seen).
+	ParkSubscription(ctx context.Context, id string, seen, at time.Time) error
+	// PruneSubscriptionEvents deletes up to limit events dated before
+	// cutoff that their subscription's endpoint has taken (never one
+	// still to deliver) and returns how many it deleted.
+	PruneSubscriptionEvents(ctx context.Context, cutoff time.Time, limit int) (int, error)
 	// SetChannelState records an operator's choice of a channel's state.
 	SetChannelState(ctx context.Context, channel, state string, at time.Time, by string) error
 	// PruneContent drops the raw content of up to limit messages received

@@ -18,6 +18,7 @@ import (
 	"github.com/concord-health/concord/fhirpath"
 	"github.com/concord-health/concord/internal/config"
 	"github.com/concord-health/concord/internal/fhirapi"
+	"github.com/concord-health/concord/internal/subscription"
 )
 
 // maxImportFile caps a Bundle or single resource file (the JSON index's
@@ -141,7 +142,10 @@ func runImport(ctx context.Context, cfg config.Config, store concord.Store, file
 		size += f.size
 	}
 	imp := &importer{
-		im:       fhirapi.NewImporter(store, fhirapi.Options{Version: concord.Version}),
+		// Subscriptions imported are admitted as through /fhir (owned by
+		// the operator); the running server notifies for them.
+		im: fhirapi.NewImporter(store, fhirapi.Options{Version: concord.Version,
+			Subscriptions: subscription.New(subscription.Options{Store: store, Node: cfg.NodeName()})}),
 		chunk:    chunk,
 		progress: newProgress(os.Stderr, len(files), size),
 	}

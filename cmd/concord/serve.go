@@ -24,6 +24,7 @@ import (
 	"github.com/concord-health/concord/internal/fhirapi"
 	"github.com/concord-health/concord/internal/fhirdest"
 	"github.com/concord-health/concord/internal/server"
+	"github.com/concord-health/concord/internal/subscription"
 	"github.com/concord-health/concord/internal/terminology"
 	"github.com/concord-health/concord/mllp"
 )
@@ -99,14 +100,19 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 		opts.Validate = func(m *hl7v2.Message) []hl7v2.Issue { return hl7v2.Validate(m, hl7v2.ValidateOptions{}) }
 	}
 	eng := engine.New(opts)
-	notify.setWake(eng.ChangesWritten)
+	// FHIR Subscriptions: admitted in the FHIR API's writes, matched and
+	// delivered from the change log.
+	subs := subscription.New(subscription.Options{Store: store, Logger: log, Node: cfg.NodeName(),
+		AllowPrivate: cfg.SubscriptionAllowPrivate, Timeout: cfg.SubscriptionTimeout, GiveUp: cfg.SubscriptionGiveUp,
+		EventRetention: cfg.SubscriptionEventRetention})
+	notify.setWake(func() { eng.ChangesWritten(); subs.ChangesWritten() })
 	srv := server.New(server.Options{
 		Store:           store,
 		Logger:          log,
 		Node:            cfg.NodeName(),
 		LogPHI:          cfg.LogPHI,
 		ShutdownTimeout: cfg.ShutdownTimeout,
-		Collectors:      eng.Collectors(),
+		Collectors:      append(eng.Collectors(), subs.Collectors()...),
 	})
 	// The default channel listens on --mllp; each configured channel has
 	// its own sources, which a reload may change.
@@ -135,10 +141,12 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	rl := &reloader{cfg: cfg, load: load, eng: eng, src: src, store: store, log: log, wire: wire}
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
-	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version,
-		Operations: bulk.Operations, TypeOperations: bulk.TypeOperations, Instantiates: []string{bulk.CapabilityStatement}})
+	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version, Subscriptions: subs,
+		WebsocketPath: subscription.WebsocketPath,
+		Operations:    bulk.Operations, TypeOperations: bulk.TypeOperations, Instantiates: []string{bulk.CapabilityStatement}})
 	exporter := bulk.New(store, bulk.Options{Expiry: cfg.ExportExpiry, Node: cfg.NodeName(), Logger: log})
 	exporter.Register(srv)
+	subs.Register(srv)
 	adminapi.Register(srv, store, adminapi.Info{
 		Version: concord.Version, Node: cfg.NodeName(), Started: started, Listeners: src.listeners,
 	}, eng)
@@ -205,6 +213,8 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	// ctx ends resumes after the restart.
 	exported := make(chan struct{})
 	go func() { exporter.Run(ctx); close(exported) }()
+	notified := make(chan struct{})
+	go func() { subs.Run(ctx); close(notified) }()
 	// Every front door stops when ctx ends (a signal); if one fails first,
 	// the others stop too.
 	var first error
@@ -217,6 +227,7 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	src.wait()
 	<-dispatched
 	<-exported
+	<-notified
 	log.Info("concord stopping")
 	return first
 }

@@ -61,6 +61,17 @@ type Config struct {
 	// PProf is a loopback address where Go's profiler (net/http/pprof)
 	// listens, for measuring the server; empty: off.
 	PProf string
+	// SubscriptionAllowPrivate lets FHIR Subscription endpoints be on
+	// loopback, private and link-local addresses (a hospital LAN).
+	SubscriptionAllowPrivate bool
+	// SubscriptionTimeout bounds each notification request.
+	SubscriptionTimeout time.Duration
+	// SubscriptionGiveUp is how long a Subscription's endpoint may keep
+	// failing before the Subscription is set to error.
+	SubscriptionGiveUp time.Duration
+	// SubscriptionEventRetention is how long delivered Subscription
+	// events stay listed by $events (0: forever).
+	SubscriptionEventRetention time.Duration
 	// Channels are the interface channels beside the default one, from
 	// the configuration file.
 	Channels []Channel
@@ -80,6 +91,12 @@ func Default() Config {
 		ValidateMessages: true,
 		DefaultFHIR:      true,
 		ExportExpiry:     24 * time.Hour,
+
+		SubscriptionAllowPrivate: true,
+		SubscriptionTimeout:      10 * time.Second,
+		SubscriptionGiveUp:       24 * time.Hour,
+
+		SubscriptionEventRetention: 30 * 24 * time.Hour,
 	}
 }
 
@@ -217,6 +234,38 @@ var Keys = []Key{
 				return fmt.Errorf("want a duration of at least 1m, such as 24h or 7d, got %q", s)
 			}
 			c.ExportExpiry = d
+			return nil
+		}},
+	boolKey("subscription_allow_private", "FHIR Subscription endpoints may be on loopback, private and link-local addresses (false: public addresses only, checked when dialling)",
+		func(c *Config) *bool { return &c.SubscriptionAllowPrivate }),
+	{Name: "subscription_timeout", Serve: true, Usage: "how long one FHIR Subscription notification may take (connect, send, answer)",
+		get: func(c *Config) string { return c.SubscriptionTimeout.String() },
+		set: func(c *Config, s string) error {
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 || d > 10*time.Minute {
+				return fmt.Errorf("want a duration from 1ms to 10m such as 10s, got %q", s)
+			}
+			c.SubscriptionTimeout = d
+			return nil
+		}},
+	{Name: "subscription_give_up", Serve: true, Usage: "how long a FHIR Subscription's endpoint may keep failing (retries back off from 1m to 1h) before the Subscription is set to error, e.g. 24h or 3d",
+		get: func(c *Config) string { return formatDays(c.SubscriptionGiveUp) },
+		set: func(c *Config, s string) error {
+			d, err := parseDays(s)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration such as 24h or 3d, got %q", s)
+			}
+			c.SubscriptionGiveUp = d
+			return nil
+		}},
+	{Name: "subscription_event_retention", Serve: true, Usage: "how long delivered FHIR Subscription events stay listed by $events, e.g. 30d (0: forever; events still to deliver are always kept)",
+		get: func(c *Config) string { return formatDays(c.SubscriptionEventRetention) },
+		set: func(c *Config, s string) error {
+			d, err := parseDays(s)
+			if err != nil {
+				return err
+			}
+			c.SubscriptionEventRetention = d
 			return nil
 		}},
 	{Name: "duplicate_window", Serve: true, Usage: "how long a repeated control ID from the same sender is answered without processing again (0: never)",

@@ -81,3 +81,10 @@ func (a *api) hidden(ctx context.Context, res *concord.Resource) error {
 	}
 	return nil
 }
+
+// PatientCompartment returns the compartment of patient for resources of
+// typ (what a caller limited to that patient may see of them), or nil
+// when typ is not patient data.
+func PatientCompartment(patient, typ string) *concord.SearchCompartment {
+	return compartmentOf(concord.Ref{Type: fhir.CompartmentPatient, ID: patient}, typ)
+}

@@ -87,6 +87,17 @@ func (a *api) write(ctx context.Context, typ, id, action string, build func(cur 
 // resource goes through put: it is where what is stored with a version
 // (its audit record, and the search index) is kept together.
 func (a *api) put(ctx context.Context, tx concord.Tx, r *concord.Resource, action string, tmpl concord.AuditRecord) error {
+	if g := a.opt.Subscriptions; g != nil && r.Type == "Subscription" && !r.Deleted {
+		content, err := g.Admit(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if content != nil {
+			// The gate's content is indexed anew. Should this transaction
+			// run again, the gate sees its own content, which it keeps.
+			r.Content, r.Index = content, nil
+		}
+	}
 	if !r.Deleted && r.Index == nil {
 		idx, err := indexOf(ctx, r.Content)
 		if err != nil {

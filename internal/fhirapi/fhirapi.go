@@ -40,6 +40,12 @@ type Options struct {
 	// Instantiates are the canonical URLs of CapabilityStatements the
 	// server also meets (the Bulk Data one), for the CapabilityStatement.
 	Instantiates []string
+	// Subscriptions, when set, admits every Subscription written
+	// (internal/subscription): nil stores them as any resource.
+	Subscriptions SubscriptionGate
+	// WebsocketPath, when set, is the path (from the server's root) where
+	// websocket subscriptions connect; the CapabilityStatement names it.
+	WebsocketPath string
 }
 
 // Operation is an operation in the CapabilityStatement: its name (without
@@ -47,6 +53,15 @@ type Options struct {
 type Operation struct {
 	Name       string `json:"name"`
 	Definition string `json:"definition"`
+}
+
+// SubscriptionGate checks each version of a Subscription resource as it
+// is stored, inside the write transaction: it refuses one it cannot
+// serve (an error with a code), may rewrite its content (a requested
+// subscription becomes active: the content returned, nil to keep it)
+// and records in tx on whose behalf it notifies (the principal in ctx).
+type SubscriptionGate interface {
+	Admit(ctx context.Context, tx concord.Tx, r *concord.Resource) ([]byte, error)
 }
 
 type api struct {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/concord-health/concord/fhir"
@@ -57,6 +58,12 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(a.opt.Instantiates) > 0 {
 		cs["instantiates"] = a.opt.Instantiates
+	}
+	if a.opt.WebsocketPath != "" {
+		// R4's extension for the websocket subscription channel's URL.
+		ws := "ws" + strings.TrimPrefix(strings.TrimSuffix(baseURL(r), "/fhir"), "http") + a.opt.WebsocketPath
+		cs["rest"].([]map[string]any)[0]["extension"] = []map[string]string{{
+			"url": "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket", "valueUri": ws}}
 	}
 	w.Header().Set("Content-Type", fhirJSON)
 	json.NewEncoder(w).Encode(cs)

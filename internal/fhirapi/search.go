@@ -331,3 +331,7 @@ func tooCostly(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// BaseURL returns the absolute FHIR base of a request (scheme, Host,
+// /fhir), for links other packages write.
+func BaseURL(r *http.Request) string { return baseURL(r) }

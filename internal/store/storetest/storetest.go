@@ -61,6 +61,8 @@ func Run(t *testing.T, b Backend) {
 		{"Search", testSearch},
 		{"Leases", testLeases},
 		{"Cursors", testCursors},
+		{"Subscriptions", testSubscriptions},
+		{"SubscriptionPrune", testSubscriptionPrune},
 		{"Resources", testResources},
 		{"ResourceUpdatesSerialize", testResourceUpdatesSerialize},
 		{"ResourceHistoryAt", testResourceHistoryAt},

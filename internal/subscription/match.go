@@ -1,0 +1,323 @@
+package subscription
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/internal/fhirapi"
+	"github.com/concord-health/concord/internal/search"
+)
+
+// maxActive caps the active subscriptions the matcher reads.
+const maxActive = 1000
+
+// active is an active subscription as the matcher uses it.
+type active struct {
+	id     string
+	typ    string
+	params url.Values
+	s      *sub
+}
+
+// activeCache holds the active subscriptions, read again when any
+// Subscription was written (the store's resource stamp changed), and
+// every activeFor (so that an end time passes).
+type activeCache struct {
+	stamp  concord.ResourceStamp
+	at     time.Time
+	byType map[string][]active
+}
+
+// activeFor is how long the active subscriptions are kept when none is
+// written.
+const activeFor = time.Minute
+
+// matchLoop follows the change log while this node holds the matcher's
+// lease.
+func (m *Manager) matchLoop(ctx context.Context) {
+	var leasedUntil time.Time
+	defer func() {
+		if !leasedUntil.IsZero() {
+			m.release(ctx, matchLease)
+		}
+	}()
+	for ctx.Err() == nil {
+		now := m.opt.Now()
+		if leasedUntil.Sub(now) < leaseRenew {
+			ok, err := m.lease(ctx, matchLease, now, now.Add(leaseFor))
+			if err != nil || !ok {
+				if err != nil && ctx.Err() == nil {
+					m.log.Warn("subscription matcher lease", "err", err)
+				}
+				leasedUntil = time.Time{}
+				sleep(ctx, nil, leaseRetry)
+				continue
+			}
+			leasedUntil = now.Add(leaseFor)
+		}
+		n, err := m.matchRound(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			m.log.Warn("matching subscriptions", "err", err)
+			sleep(ctx, nil, leaseRetry)
+			continue
+		}
+		if n < matchBatch {
+			sleep(ctx, m.matchC, m.opt.Poll)
+		}
+	}
+}
+
+// matchRound matches one batch of the change log against the active
+// subscriptions and commits their events with the cursor's move; it
+// returns how many changes it read.
+func (m *Manager) matchRound(ctx context.Context) (int, error) {
+	st := m.opt.Store
+	// Migration 0009 set the cursor at the head of the change log as it
+	// was then, before any Subscription could be admitted; without it the
+	// matcher starts at the beginning (nothing is missed).
+	cursor, _, err := st.Cursor(ctx, cursorName)
+	if err != nil {
+		return 0, err
+	}
+	changes, err := st.Changes(ctx, cursor, matchBatch)
+	if err != nil || len(changes) == 0 {
+		return 0, err
+	}
+	read := len(changes)
+	if st.Kind() == "postgres" {
+		changes = m.untilGap(cursor, changes, m.opt.Now())
+		if len(changes) == 0 {
+			return 0, nil
+		}
+	}
+	subs, err := m.active(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := m.opt.Now()
+	owners := map[string]*owner{}
+	var events []concord.SubscriptionEvent
+	ended := map[string]bool{}
+	for _, c := range changes {
+		if c.Deleted {
+			continue // a deletion matches no search
+		}
+		for _, a := range subs[c.Type] {
+			if a.s.ended(now) {
+				ended[a.id] = true
+				continue
+			}
+			o, ok := owners[a.id]
+			if !ok {
+				if o, err = m.ownerOf(ctx, a, now); err != nil {
+					return 0, err
+				}
+				owners[a.id] = o
+			}
+			if o.reason != "" {
+				continue
+			}
+			hit, err := m.matches(ctx, a, o, c, now)
+			switch concord.ErrorCode(err) {
+			case "":
+			case concord.EINVALID, concord.EUNSUPPORTED, concord.ETOOLARGE:
+				// This subscription's search cannot run: it stops, the
+				// others go on.
+				o.reason = "the criteria cannot be searched: " + concord.ErrorMessage(err)
+				continue
+			default:
+				return 0, err // the store failed: the batch is read again
+			}
+			if hit {
+				events = append(events, concord.SubscriptionEvent{Subscription: a.id, Type: c.Type, ID: c.ID,
+					Version: c.Version, Seq: c.Seq, At: c.LastUpdated})
+			}
+		}
+	}
+	to := changes[len(changes)-1].Seq
+	if err := st.Update(ctx, func(tx concord.Tx) error {
+		for i := range events {
+			e := events[i] // this function may run again: copy
+			if err := tx.AppendSubscriptionEvent(ctx, &e); err != nil {
+				return err
+			}
+		}
+		return tx.MoveCursor(ctx, cursorName, cursor, to, now)
+	}); err != nil {
+		return 0, err
+	}
+	if len(events) > 0 {
+		m.metrics.events.Add(float64(len(events)))
+		poke(m.deliverC)
+		m.eventsQueued()
+	}
+	for id := range ended {
+		m.end(ctx, id)
+	}
+	// Subscriptions whose owner may no longer see anything stop.
+	for id, o := range owners {
+		if o.reason != "" {
+			m.stop(ctx, id, o.reason)
+		}
+	}
+	if len(changes) < read {
+		return len(changes), nil
+	}
+	return read, nil
+}
+
+// owner is who a subscription notifies for, as a round sees it.
+type owner struct {
+	p       *concord.Principal
+	reason  string                     // why it may no longer be notified (token revoked, rights gone)
+	compart *concord.SearchCompartment // the patient compartment it is limited to, if any
+}
+
+// ownerOf reads a subscription's owner and its rights on the criteria's
+// type.
+func (m *Manager) ownerOf(ctx context.Context, a active, now time.Time) (*owner, error) {
+	st, err := m.opt.Store.Subscription(ctx, a.id)
+	if concord.ErrorCode(err) == concord.ENOTFOUND {
+		return &owner{reason: "this Subscription was stored without an owner (not through the FHIR API): write it again"}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	p, reason, err := m.ownerPrincipal(ctx, st, now)
+	if err != nil || reason != "" {
+		return &owner{reason: reason}, err
+	}
+	g, err := concord.Authorize(p, concord.Action{ResourceType: a.typ, Ops: concord.OpRead | concord.OpSearch})
+	if err != nil {
+		return &owner{reason: "the writer of this Subscription may no longer read " + a.typ + ": " + err.Error()}, nil
+	}
+	o := &owner{p: p}
+	if g.Patient != "" {
+		o.compart = fhirapi.PatientCompartment(g.Patient, a.typ)
+	}
+	return o, nil
+}
+
+// matches reports whether version c matches subscription a: the
+// criteria's search, limited to c's id (and to the owner's patient
+// compartment), finds it, at c's version. Matching runs the store's own
+// search, so a subscription matches exactly what a client's search
+// would return. The search sees the resource's current version: a
+// version already replaced when the matcher reaches it is judged by its
+// successor's change instead (a quick run of updates notifies once).
+func (m *Manager) matches(ctx context.Context, a active, o *owner, c *concord.Resource, now time.Time) (bool, error) {
+	req, err := search.Parse(a.typ, a.params, search.Options{Strict: true, Now: now})
+	if err != nil {
+		m.log.Warn("subscription criteria", "subscription", a.id, "err", err)
+		return false, nil
+	}
+	q := req.Query
+	q.Where = append(slices.Clone(q.Where), concord.SearchClause{Param: "_id", Kind: concord.SearchKindID,
+		Values: []concord.SearchValue{{Code: c.ID}}})
+	q.Count, q.Offset, q.Total, q.Sort, q.Compartment = 1, 0, false, nil, o.compart
+	page, _, err := m.opt.Store.Search(ctx, &q)
+	if err != nil {
+		return false, err
+	}
+	return len(page) == 1 && page[0].Version == c.Version, nil
+}
+
+// active returns the active subscriptions by criteria type.
+func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
+	stamp, err := m.opt.Store.ResourceStamp(ctx, "Subscription")
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	c := m.cache
+	m.mu.Unlock()
+	if c != nil && c.stamp == stamp && m.opt.Now().Sub(c.at) < activeFor {
+		return c.byType, nil
+	}
+	q := &concord.SearchQuery{Type: "Subscription", Count: maxActive,
+		Where: []concord.SearchClause{{Param: "status", Kind: "token", Values: []concord.SearchValue{{Code: statusActive}}}}}
+	page, _, err := m.opt.Store.Search(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(page) == maxActive {
+		m.log.Warn("subscriptions: more active subscriptions than the matcher reads", "max", maxActive)
+	}
+	byType := map[string][]active{}
+	now := m.opt.Now()
+	for _, r := range page {
+		s, err := parseSub(r.Content)
+		if err != nil {
+			continue
+		}
+		if s.ended(now) {
+			m.end(ctx, r.ID)
+			continue
+		}
+		typ, params, err := s.check()
+		if err != nil {
+			m.log.Warn("subscription not served", "subscription", r.ID, "err", err)
+			continue
+		}
+		byType[typ] = append(byType[typ], active{id: r.ID, typ: typ, params: params, s: s})
+	}
+	m.mu.Lock()
+	m.cache = &activeCache{stamp: stamp, at: now, byType: byType}
+	m.mu.Unlock()
+	return byType, nil
+}
+
+// untilGap keeps the changes before the first gap in seq younger than
+// gapGrace (PostgreSQL commits seqs out of order across nodes; see the
+// engine's changes source).
+func (m *Manager) untilGap(cursor int64, changes []*concord.Resource, now time.Time) []*concord.Resource {
+	want := cursor + 1
+	for i, r := range changes {
+		if r.Seq != want {
+			if m.gapSeq != want {
+				m.gapSeq, m.gapAt = want, now
+			}
+			if now.Sub(m.gapAt) < gapGrace {
+				return changes[:i]
+			}
+		}
+		want = r.Seq + 1
+	}
+	return changes
+}
+
+// stop sets a subscription that may no longer notify to error, saying
+// why.
+func (m *Manager) stop(ctx context.Context, id, reason string) {
+	r, err := m.opt.Store.Resource(ctx, "Subscription", id)
+	if err != nil || r.Deleted {
+		return
+	}
+	s, err := parseSub(r.Content)
+	if err != nil || s.Status != statusActive {
+		return
+	}
+	if err := m.setStatus(ctx, id, r.Version, r.Content, statusError, reason); err != nil {
+		m.log.Warn("subscription status", "subscription", id, "err", err)
+	}
+}
+
+// end turns off a subscription whose end time has passed
+// (Subscription.end).
+func (m *Manager) end(ctx context.Context, id string) {
+	r, err := m.opt.Store.Resource(ctx, "Subscription", id)
+	if err != nil || r.Deleted {
+		return
+	}
+	if s, err := parseSub(r.Content); err != nil || s.Status != statusActive {
+		return
+	}
+	if err := m.setStatus(ctx, id, r.Version, r.Content, statusOff, ""); err != nil {
+		m.log.Warn("subscription status", "subscription", id, "err", err)
+	}
+}
