@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/concord-health/concord"
 )
@@ -30,11 +31,14 @@ func benchPatientEverything(b *testing.B, st concord.Store) {
 	s := newAPIServer(b, st)
 	target := "/fhir/Patient/" + sp.patient + "/$everything"
 	entries := 0
+	var lat []time.Duration
 	b.ResetTimer()
 	for b.Loop() {
+		start := time.Now()
 		req := httptest.NewRequest("GET", target, nil)
 		w := httptest.NewRecorder()
 		s.mux.ServeHTTP(w, req)
+		lat = append(lat, time.Since(start))
 		if w.Code != 200 {
 			b.Fatalf("%d %.300s", w.Code, w.Body)
 		}
@@ -44,7 +48,12 @@ func benchPatientEverything(b *testing.B, st concord.Store) {
 			entries = len(bundle.Entry)
 		}
 	}
+	b.StopTimer()
+	slices.Sort(lat)
+	ms := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(float64(entries), "resources")
+	b.ReportMetric(ms(0.50), "p50-ms")
+	b.ReportMetric(ms(0.99), "p99-ms")
 }
 
 func abs(n int) int {
