@@ -309,24 +309,19 @@ func (r JSONRef) Len() int { return int(r.doc.nodes[r.n].count) }
 
 // Get returns the member name of an object.
 func (r JSONRef) Get(name string) (JSONRef, bool) {
-	nd := &r.doc.nodes[r.n]
-	if nd.kind != JSONObject {
-		return JSONRef{}, false
-	}
-	i := r.n + 1
-	for range nd.count {
-		key := &r.doc.nodes[i]
-		if keyEquals(r.doc.src, key, name) {
-			return JSONRef{doc: r.doc, n: i + 1}, true
-		}
-		i = r.doc.nodes[i+1].next
-	}
-	return JSONRef{}, false
+	return r.member("", name)
 }
 
 // getExtension returns the member "_"+name of an object (a primitive's
 // id and extensions), without building that name.
 func (r JSONRef) getExtension(name string) (JSONRef, bool) {
+	return r.member("_", name)
+}
+
+// member returns the value of an object's first member named prefix +
+// name, comparing keys without building that name or, unless a key has
+// escapes, decoding the key.
+func (r JSONRef) member(prefix, name string) (JSONRef, bool) {
 	nd := &r.doc.nodes[r.n]
 	if nd.kind != JSONObject {
 		return JSONRef{}, false
@@ -336,10 +331,9 @@ func (r JSONRef) getExtension(name string) (JSONRef, bool) {
 		key := &r.doc.nodes[i]
 		raw := r.doc.src[key.start:key.end]
 		if key.escaped {
-			if unescapeJSON(raw) == "_"+name {
-				return JSONRef{doc: r.doc, n: i + 1}, true
-			}
-		} else if len(raw) == len(name)+1 && raw[0] == '_' && string(raw[1:]) == name {
+			raw = []byte(unescapeJSON(raw))
+		}
+		if len(raw) == len(prefix)+len(name) && string(raw[:len(prefix)]) == prefix && string(raw[len(prefix):]) == name {
 			return JSONRef{doc: r.doc, n: i + 1}, true
 		}
 		i = r.doc.nodes[i+1].next
@@ -400,16 +394,6 @@ func (r JSONRef) Number() (float64, error) {
 		return 0, errors.New("json: not a number")
 	}
 	return strconv.ParseFloat(string(r.Raw()), 64)
-}
-
-// keyEquals compares an object key with name without allocating when the
-// key has no escapes.
-func keyEquals(src []byte, key *jnode, name string) bool {
-	raw := src[key.start:key.end]
-	if !key.escaped {
-		return string(raw) == name
-	}
-	return unescapeJSON(raw) == name
 }
 
 // unescapeJSON decodes the escapes of a string that Index checked.

@@ -177,3 +177,30 @@ func TestJSONStringsOutliveSource(t *testing.T) {
 		t.Errorf("a string read before the caller reused its buffer changed to %q", s)
 	}
 }
+
+// TestJSONMemberKeys: members are found by name whether or not their key
+// is written with escapes, and a primitive's _name twin likewise.
+func TestJSONMemberKeys(t *testing.T) {
+	d, err := ParseJSON([]byte(`{"birthDate":"1970","_birth\u0044ate":{"id":"b1"},"a\u0062":2,"_x":3,"x_":4}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := d.Root()
+	for _, c := range []struct {
+		name  string
+		ext   bool
+		found string
+	}{
+		{"birthDate", false, `"1970"`}, {"birthDate", true, `{"id":"b1"}`}, {"ab", false, "2"}, {"x", true, "3"},
+		{"x_", false, "4"}, {"x", false, ""}, {"ab", true, ""}, {"_x", false, "3"},
+	} {
+		get := root.Get
+		if c.ext {
+			get = root.getExtension
+		}
+		v, ok := get(c.name)
+		if got := string(v.Raw()); ok != (c.found != "") || ok && got != c.found {
+			t.Errorf("%s (twin %v): %q %v, want %q", c.name, c.ext, got, ok, c.found)
+		}
+	}
+}

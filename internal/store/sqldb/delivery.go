@@ -103,7 +103,12 @@ func scanDelivery(row interface{ Scan(...any) error }) (*concord.Delivery, error
 
 // Deliveries returns a message's deliveries.
 func (s *Store) Deliveries(ctx context.Context, messageID int64) ([]*concord.Delivery, error) {
-	rows, err := s.a.Read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.message_id = $2 ORDER BY d.destination`, []byte{}, messageID)
+	return scanDeliveries(s.a.Read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.message_id = $2 ORDER BY d.destination`, []byte{}, messageID))
+}
+
+// scanDeliveries reads every row of a query on deliveries (alias d,
+// deliveryColumns).
+func scanDeliveries(rows Rows, err error) ([]*concord.Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -142,22 +147,9 @@ func (s *Store) QueuedDeliveries(ctx context.Context, channel, destination strin
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.a.Read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+	return scanDeliveries(s.a.Read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
 		WHERE d.channel = $2 AND d.destination = $3 AND d.status = $4 ORDER BY d.id LIMIT $5`,
-		[]byte{}, channel, destination, concord.DeliveryQueued, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*concord.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+		[]byte{}, channel, destination, concord.DeliveryQueued, limit))
 }
 
 // DeliveryCounts returns counts by channel, destination and status.
