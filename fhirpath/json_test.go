@@ -191,7 +191,7 @@ func TestJSONMemberKeys(t *testing.T) {
 		ext   bool
 		found string
 	}{
-		{"birthDate", false, `"1970"`}, {"birthDate", true, `{"id":"b1"}`}, {"ab", false, "2"}, {"x", true, "3"},
+		{"birthDate", false, "1970"}, {"birthDate", true, `{"id":"b1"}`}, {"ab", false, "2"}, {"x", true, "3"},
 		{"x_", false, "4"}, {"x", false, ""}, {"ab", true, ""}, {"_x", false, "3"},
 	} {
 		get := root.Get
@@ -199,7 +199,11 @@ func TestJSONMemberKeys(t *testing.T) {
 			get = root.getExtension
 		}
 		v, ok := get(c.name)
-		if got := string(v.Raw()); ok != (c.found != "") || ok && got != c.found {
+		got := ""
+		if ok {
+			got = string(v.Raw())
+		}
+		if got != c.found {
 			t.Errorf("%s (twin %v): %q %v, want %q", c.name, c.ext, got, ok, c.found)
 		}
 	}
