@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -238,7 +239,7 @@ func (a *api) read(w http.ResponseWriter, r *http.Request, typ string) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if ims, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !res.LastUpdated.Truncate(time.Second).After(ims) {
+	if ims, err := parseHTTPTime(r.Header.Get("If-Modified-Since")); err == nil && !res.LastUpdated.Truncate(time.Second).After(ims) {
 		w.Header().Set("ETag", etag(res.Version))
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -364,4 +365,16 @@ func prefer(r *http.Request, name string) string {
 		}
 	}
 	return ""
+}
+
+// errNoTime is parseHTTPTime's answer to an absent header.
+var errNoTime = errors.New("no time given")
+
+// parseHTTPTime is http.ParseTime, without building a parse error for
+// the usual absent header.
+func parseHTTPTime(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, errNoTime
+	}
+	return http.ParseTime(v)
 }

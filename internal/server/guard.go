@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/concord-health/concord"
@@ -64,14 +65,14 @@ func (s *Server) guard(access concord.Access, h http.Handler) http.Handler {
 			ctx = concord.WithGrant(ctx, g)
 		}
 		ctx = concord.WithAuditTemplate(ctx, rec)
-		r = r.WithContext(ctx)
 		if access.Audit == "" {
-			h.ServeHTTP(w, r)
+			h.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 		ctx, note := concord.WithAuditNote(ctx)
 		r = r.WithContext(ctx)
-		buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+		buf := responses.Get().(*bufferedResponse)
+		defer buf.release()
 		h.ServeHTTP(buf, r)
 		if note.Object != "" {
 			rec.Object = note.Object
@@ -146,6 +147,22 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// responses keeps buffered responses between requests, so that a read's
+// body is not copied into a freshly grown buffer each time.
+var responses = sync.Pool{New: func() any { return &bufferedResponse{header: http.Header{}, status: http.StatusOK} }}
+
+// release empties b and returns it to the pool, unless its body grew
+// past what is worth keeping (a large search page).
+func (b *bufferedResponse) release() {
+	if b.body.Cap() > 1<<20 {
+		return
+	}
+	clear(b.header)
+	b.body.Reset()
+	b.status, b.wroteHeader = http.StatusOK, false
+	responses.Put(b)
 }
 
 // bufferedResponse holds a response until its audit record is written.
