@@ -163,10 +163,8 @@ func (s *socket) command(ctx context.Context, cmd string) error {
 	return s.conn.WriteText("bound " + id)
 }
 
-// bind binds subscription id to the connection, or says why not. The
-// caller must be allowed to read the Subscription and be its owner, or
-// be allowed to read and search its criteria's type without a patient
-// limit: a ping tells that a matching resource was written.
+// bind binds subscription id to the connection, or says why not
+// (Manager.bindable's rules).
 func (s *socket) bind(ctx context.Context, id string) string {
 	if !concord.IsFHIRID(id) {
 		return "not a subscription id"
@@ -174,39 +172,62 @@ func (s *socket) bind(ctx context.Context, id string) string {
 	if _, ok := s.bound[id]; !ok && len(s.bound) >= maxBound {
 		return fmt.Sprintf("at most %d subscriptions on one connection", maxBound)
 	}
-	if _, err := concord.Authorize(s.p, concord.Action{ResourceType: "Subscription", Ops: concord.OpRead}); err != nil {
-		return "no such subscription" // as a read would answer
-	}
-	res, err := s.m.opt.Store.Resource(ctx, "Subscription", id)
-	if err != nil || res.Deleted {
-		return "no such subscription"
-	}
-	sub, err := parseSub(res.Content)
+	st, err := s.m.bindable(ctx, s.p, id)
 	if err != nil {
-		return "no such subscription"
-	}
-	if sub.Channel.Type != channelWebsocket {
-		return "not a websocket subscription"
-	}
-	if sub.Status != statusActive {
-		return "subscription is " + sub.Status
-	}
-	st, err := s.m.opt.Store.Subscription(ctx, id)
-	if err != nil {
-		return "subscription has no owner"
-	}
-	typ, _, err := sub.criteria()
-	if err != nil {
-		return "subscription criteria unreadable"
-	}
-	if st.Owner != s.p.Actor {
-		g, err := concord.Authorize(s.p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch})
-		if err != nil || g.Patient != "" {
-			return "only its owner, or a caller who may search " + typ + " for every patient, may bind it"
-		}
+		return concord.ErrorMessage(err)
 	}
 	s.bound[id] = st.Events // events from now on
 	return ""
+}
+
+// bindable checks that p may bind subscription id to a websocket
+// connection, and returns its state. The subscription must exist, have
+// a websocket channel and be active; p must be allowed to read
+// Subscriptions and be its owner, or be allowed to read and search its
+// criteria's type without a patient limit (a ping tells that a matching
+// resource was written). The same rules hold for "bind <id>" and for
+// $get-ws-binding-token; the errors (ENOTFOUND as a read would answer,
+// EINVALID, ECONFLICT, EFORBIDDEN) say why not.
+func (m *Manager) bindable(ctx context.Context, p *concord.Principal, id string) (*concord.SubscriptionState, error) {
+	if !concord.IsFHIRID(id) {
+		return nil, concord.Errorf(concord.EINVALID, "not a subscription id")
+	}
+	notFound := concord.Errorf(concord.ENOTFOUND, "no such subscription")
+	if _, err := concord.Authorize(p, concord.Action{ResourceType: "Subscription", Ops: concord.OpRead}); err != nil {
+		return nil, notFound // as a read would answer
+	}
+	res, err := m.opt.Store.Resource(ctx, "Subscription", id)
+	if concord.ErrorCode(err) == concord.EUNAVAILABLE {
+		return nil, err
+	}
+	if err != nil || res.Deleted {
+		return nil, notFound
+	}
+	sub, err := parseSub(res.Content)
+	if err != nil {
+		return nil, notFound
+	}
+	if sub.Channel.Type != channelWebsocket {
+		return nil, concord.Errorf(concord.EINVALID, "not a websocket subscription")
+	}
+	if sub.Status != statusActive {
+		return nil, concord.Errorf(concord.ECONFLICT, "subscription is %s", sub.Status)
+	}
+	st, err := m.opt.Store.Subscription(ctx, id)
+	if err != nil {
+		return nil, concord.Errorf(concord.ECONFLICT, "subscription has no owner")
+	}
+	typ, _, err := sub.criteria()
+	if err != nil {
+		return nil, concord.Errorf(concord.ECONFLICT, "subscription criteria unreadable")
+	}
+	if st.Owner != p.Actor {
+		g, err := concord.Authorize(p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch})
+		if err != nil || g.Patient != "" {
+			return nil, concord.Errorf(concord.EFORBIDDEN, "only its owner, or a caller who may search %s for every patient, may bind it", typ)
+		}
+	}
+	return st, nil
 }
 
 // push sends a ping for each event queued for a bound subscription since
