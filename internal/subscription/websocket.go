@@ -16,11 +16,19 @@ import (
 // subscription.html, websocket channel).
 const WebsocketPath = "/fhir/$subscription-websocket"
 
+// TokenWebsocketPath is where clients holding a token from
+// $get-ws-binding-token connect, without an Authorization header (which
+// browsers cannot send on a websocket): the front door lets the upgrade
+// through, and the connection's first message must be
+// "bind-with-token <token>".
+const TokenWebsocketPath = "/fhir/$subscription-websocket-token"
+
 // Websocket limits.
 const (
 	maxSockets      = 1000 // connections open on a node
 	maxBound        = 20   // subscriptions bound on one connection
 	socketMaxInput  = 1024 // a client sends only short commands
+	bindMaxInput    = 256  // "bind-with-token " and a 43-character token, with room
 	socketEventPage = 100
 )
 
@@ -35,8 +43,33 @@ type Router interface {
 // bind is authorised and audited on its own).
 func (m *Manager) Register(r Router) {
 	m.registerStatus(r)
+	m.registerBindingToken(r)
 	r.Handle("GET "+WebsocketPath, concord.Access{AnyCaller: true, Object: "fhir/$subscription-websocket"},
 		http.HandlerFunc(m.serveWebsocket))
+	// Public: the front door neither authenticates nor audits it; the
+	// handler takes the binding token, the only credential there is,
+	// and audits the outcome.
+	r.Handle("GET "+TokenWebsocketPath, concord.Access{Public: true, Object: "fhir/$subscription-websocket-token"},
+		http.HandlerFunc(m.serveTokenWebsocket))
+}
+
+// takeSocket counts one more websocket connection and returns the
+// context it runs in, or nil when the manager is not running or this
+// node holds maxSockets already; release with releaseSocket.
+func (m *Manager) takeSocket() context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runCtx == nil || m.sockets >= maxSockets {
+		return nil
+	}
+	m.sockets++
+	return m.runCtx
+}
+
+func (m *Manager) releaseSocket() {
+	m.mu.Lock()
+	m.sockets--
+	m.mu.Unlock()
 }
 
 // serveWebsocket takes a websocket connection: the client sends
@@ -45,24 +78,14 @@ func (m *Manager) Register(r Router) {
 // each event of a bound subscription queued after the bind. The caller
 // authenticated on the upgrade request (Authorization: Bearer).
 func (m *Manager) serveWebsocket(w http.ResponseWriter, r *http.Request) {
-	m.mu.Lock()
-	ctx := m.runCtx
-	full := m.sockets >= maxSockets
-	if ctx != nil && !full {
-		m.sockets++
-	}
-	m.mu.Unlock()
-	if ctx == nil || full {
+	ctx := m.takeSocket()
+	if ctx == nil {
 		httperr.Write(w, r, concord.Errorf(concord.EUNAVAILABLE, "no websocket connection can be taken now"))
 		return
 	}
-	defer func() {
-		m.mu.Lock()
-		m.sockets--
-		m.mu.Unlock()
-	}()
+	defer m.releaseSocket()
 	s := &socket{m: m, p: concord.PrincipalFrom(r.Context()), tmpl: concord.AuditTemplateFrom(r.Context()),
-		bound: map[string]int64{}}
+		object: "fhir/$subscription-websocket", bound: map[string]int64{}}
 	conn, err := websocket.Upgrade(w, r, websocket.Options{MaxMessage: socketMaxInput, ReadTimeout: 2 * m.opt.SocketPing})
 	if err != nil {
 		s.audit(ctx, "", concord.OutcomeMinor, "websocket upgrade refused: "+concord.ErrorMessage(err))
@@ -78,9 +101,13 @@ func (m *Manager) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 type socket struct {
 	m     *Manager
 	conn  *websocket.Conn
-	p     *concord.Principal
-	tmpl  concord.AuditRecord
-	bound map[string]int64 // subscription → number of the last event sent
+	p      *concord.Principal
+	tmpl   concord.AuditRecord
+	object string // the audit records' object for the connection itself
+	// byToken connections were bound by "bind-with-token" and take no
+	// further message.
+	byToken bool
+	bound   map[string]int64 // subscription → number of the last event sent
 }
 
 // run serves the connection until the client leaves, breaks the
@@ -122,6 +149,11 @@ func (s *socket) run(ctx context.Context) {
 		case cmd, ok := <-cmds:
 			if !ok {
 				s.conn.Close(websocket.CloseNormal, "")
+				return
+			}
+			if s.byToken {
+				s.audit(ctx, "", concord.OutcomeMinor, "message after bind-with-token: connection closed")
+				s.conn.Close(websocket.ClosePolicy, "this connection takes one bind-with-token message")
 				return
 			}
 			if err := s.command(ctx, cmd); err != nil {
@@ -263,10 +295,16 @@ func (s *socket) tokenDead(ctx context.Context) string {
 // audit records the connection's opening (id empty) or a bind, or
 // their refusal: the route is not audited by the front door.
 func (s *socket) audit(ctx context.Context, id string, outcome concord.Outcome, detail string) {
+	s.auditAs(ctx, concord.AuditRead, id, outcome, detail)
+}
+
+// auditAs records an action on the connection (id empty) or a
+// subscription.
+func (s *socket) auditAs(ctx context.Context, action string, id string, outcome concord.Outcome, detail string) {
 	rec := s.tmpl
-	rec.Time, rec.Action, rec.Object, rec.Outcome, rec.Detail = s.m.opt.Now(), concord.AuditRead, "Subscription/"+id, outcome, detail
+	rec.Time, rec.Action, rec.Object, rec.Outcome, rec.Detail = s.m.opt.Now(), action, "Subscription/"+id, outcome, detail
 	if id == "" {
-		rec.Object = "fhir/$subscription-websocket"
+		rec.Object = s.object
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
