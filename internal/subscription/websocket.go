@@ -99,8 +99,8 @@ func (m *Manager) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 
 // socket is one websocket connection.
 type socket struct {
-	m     *Manager
-	conn  *websocket.Conn
+	m      *Manager
+	conn   *websocket.Conn
 	p      *concord.Principal
 	tmpl   concord.AuditRecord
 	object string // the audit records' object for the connection itself
