@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/internal/auth"
 	"github.com/concord-health/concord/internal/store/postgres"
 	"github.com/concord-health/concord/internal/store/storetest"
 )
@@ -165,8 +166,9 @@ func testBindWithToken(t *testing.T, st concord.Store) {
 }
 
 // TestBindWithTokenRefused: an expired token, a first message that is
-// not bind-with-token, an oversize one, none within BindWait, and a
-// message after the binding all close the connection.
+// not bind-with-token, a wrong token, an oversize message, none within
+// BindWait, a token whose issuer was revoked, and a message after the
+// binding all close the connection.
 func TestBindWithTokenRefused(t *testing.T) {
 	var skew atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
@@ -206,6 +208,20 @@ func TestBindWithTokenRefused(t *testing.T) {
 	expect("an oversize message", ws, 1009)
 	ws = dialToken(t, n)
 	expect("no message", ws, 1008)
+
+	// A token whose issuer's bearer token was revoked since is refused.
+	issuer := n.token(concord.TokenRequest{Role: concord.RoleAdmin})
+	code, p := bindingToken(t, n, "GET", "/fhir/Subscription/"+id+"/$get-ws-binding-token", issuer, "")
+	if code != http.StatusOK {
+		t.Fatalf("$get-ws-binding-token: %d", code)
+	}
+	issuerID, _, _ := concord.ParseBearer(issuer)
+	if err := auth.Revoke(context.Background(), n.store, issuerID, concord.AuditRecord{Actor: "test", Role: "operator"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ws = dialToken(t, n)
+	ws.send("bind-with-token " + p["token"][0])
+	expect("a revoked issuer", ws, 1008)
 
 	// The token survived the failed attempts (none presented it): it
 	// binds, and a second message then closes the connection.
