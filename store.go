@@ -261,6 +261,12 @@ type Tx interface {
 	// (with their file rows) that have none left. It returns how many
 	// rows it removed: call it again while that is not 0.
 	SweepExportJobs(ctx context.Context, now time.Time, limit int) (int, error)
+	// CreateBindingToken stores a websocket binding token (by its hash).
+	CreateBindingToken(ctx context.Context, b *BindingToken) error
+	// TakeBindingToken deletes the binding token with the given hash and
+	// returns it: a token is used once. ENOTFOUND when there is none or it
+	// expired before now. It also deletes expired tokens.
+	TakeBindingToken(ctx context.Context, hash string, now time.Time) (*BindingToken, error)
 	// RecentMessage returns the newest message of channel from sender with
 	// controlID received at or after since and not rejected, or nil: the
 	// duplicate check, inside the transaction that stores the new one.

@@ -143,7 +143,8 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 		http.HandlerFunc(rl.serveHTTP))
 	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version, Subscriptions: subs,
 		WebsocketPath: subscription.WebsocketPath,
-		Operations:    bulk.Operations, TypeOperations: bulk.TypeOperations, Instantiates: []string{bulk.CapabilityStatement}})
+		Operations:    bulk.Operations, TypeOperations: typeOperations(bulk.TypeOperations, subscription.TypeOperations),
+		Instantiates: []string{bulk.CapabilityStatement}})
 	exporter := bulk.New(store, bulk.Options{Expiry: cfg.ExportExpiry, Node: cfg.NodeName(), Logger: log})
 	exporter.Register(srv)
 	subs.Register(srv)
@@ -371,4 +372,16 @@ func engineDestination(channel string, d config.Destination, w wiring) (engine.D
 		Outbound: out, Partner: partner, Key: key, Name: d.Name, Sender: s, Channel: d.Channel, RetryInitial: d.RetryInitial,
 		RetryMax: d.RetryMax, MaxAttempts: d.MaxAttempts, Timeout: d.Timeout, OnAE: d.OnAE, OnAR: d.OnAR, Parallel: d.Parallel,
 	}, nil
+}
+
+// typeOperations joins the type-level operations features serve, for the
+// CapabilityStatement.
+func typeOperations(sets ...map[string][]fhirapi.Operation) map[string][]fhirapi.Operation {
+	out := map[string][]fhirapi.Operation{}
+	for _, set := range sets {
+		for typ, ops := range set {
+			out[typ] = append(out[typ], ops...)
+		}
+	}
+	return out
 }

@@ -91,6 +91,13 @@ func TestSubscriptionRestHook(t *testing.T) {
 		`"valueUri":"ws://`+strings.TrimPrefix(f.url, "http://")+`/fhir/$subscription-websocket"`) {
 		t.Fatalf("metadata has no websocket URL: %.300s", b)
 	}
+	// Subscription announces $get-ws-binding-token, and Patient still
+	// its $export.
+	if _, b := fhirDo(t, "GET", f.url+"/fhir/metadata", "", ""); !strings.Contains(b,
+		`{"name":"get-ws-binding-token","definition":"http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-get-ws-binding-token"}`) ||
+		!strings.Contains(b, `"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"`) {
+		t.Fatalf("metadata has no $get-ws-binding-token or $export: %.300s", b)
+	}
 	f.stop(t)
 	n := startServe(t, f.dir, "--data", f.data)
 	id = fhirCreate(t, n.url, admin, "Observation", subLOINC)

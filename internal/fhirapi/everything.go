@@ -156,6 +156,11 @@ func everythingParams(r *http.Request) (url.Values, error) {
 	return parametersValues(body, vals)
 }
 
+// OperationParams returns an operation's parameters: for GET those of
+// the query, for POST those of a form or a Parameters body (at most
+// maxResource bytes) added to the query's.
+func OperationParams(r *http.Request) (url.Values, error) { return everythingParams(r) }
+
 // parametersValues adds the primitive parameters of a Parameters resource
 // to vals.
 func parametersValues(body []byte, vals url.Values) (url.Values, error) {

@@ -61,12 +61,18 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.opt.WebsocketPath != "" {
 		// R4's extension for the websocket subscription channel's URL.
-		ws := "ws" + strings.TrimPrefix(strings.TrimSuffix(baseURL(r), "/fhir"), "http") + a.opt.WebsocketPath
+		ws := WebsocketURL(r, a.opt.WebsocketPath)
 		cs["rest"].([]map[string]any)[0]["extension"] = []map[string]string{{
 			"url": "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket", "valueUri": ws}}
 	}
 	w.Header().Set("Content-Type", fhirJSON)
 	json.NewEncoder(w).Encode(cs)
+}
+
+// WebsocketURL is the absolute ws:// (or wss://, behind TLS) URL of path
+// (from the server's root) on the host r was sent to.
+func WebsocketURL(r *http.Request, path string) string {
+	return "ws" + strings.TrimPrefix(strings.TrimSuffix(baseURL(r), "/fhir"), "http") + path
 }
 
 // capabilitySearchParams lists the search parameters of a resource type that

@@ -2,6 +2,7 @@ package subscription
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -50,6 +51,27 @@ func FuzzSubscription(f *testing.F) {
 			if string(after[k]) != string(v) {
 				t.Fatalf("member %s changed: %s → %s", k, v, after[k])
 			}
+		}
+	})
+}
+
+// FuzzBindWithToken: any first message on the token endpoint is read
+// without a panic; what is taken is a base64url token of at most 100
+// characters that the message holds after "bind-with-token ".
+func FuzzBindWithToken(f *testing.F) {
+	f.Add([]byte("bind-with-token q5pZ7zUB0mZ3mCk0Hn4aGm0nKq0N9HcdJjKfzqg2rYI"))
+	f.Add([]byte("bind-with-token  spaced \t"))
+	f.Add([]byte("bind abc"))
+	f.Add([]byte("bind-with-token a+b/c="))
+	f.Add([]byte("bind-with-token"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		tok, ok := parseBindWithToken(msg)
+		if !ok {
+			return
+		}
+		if tok == "" || len(tok) > 100 || strings.Trim(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" ||
+			!strings.HasPrefix(string(msg), "bind-with-token ") || !strings.Contains(string(msg), tok) {
+			t.Fatalf("%q taken from %q", tok, msg)
 		}
 	})
 }

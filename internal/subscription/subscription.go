@@ -82,6 +82,12 @@ type Options struct {
 	// caller's token checked (default 30 s); a connection is dropped
 	// after two intervals without a frame from the client.
 	SocketPing time.Duration
+	// BindingTokenTTL is how long a token from $get-ws-binding-token
+	// may be used (once; default 5 minutes).
+	BindingTokenTTL time.Duration
+	// BindWait is how long a connection to TokenWebsocketPath may take
+	// to send its "bind-with-token" message (default 10 s).
+	BindWait time.Duration
 	// EventRetention is how long events the endpoint took stay listed by
 	// $events (dated by the version that matched); 0 keeps them forever.
 	// Events still to deliver are never dropped.
@@ -141,6 +147,12 @@ func New(opt Options) *Manager {
 	}
 	if opt.SocketPing <= 0 {
 		opt.SocketPing = 30 * time.Second
+	}
+	if opt.BindingTokenTTL <= 0 {
+		opt.BindingTokenTTL = 5 * time.Minute
+	}
+	if opt.BindWait <= 0 {
+		opt.BindWait = 10 * time.Second
 	}
 	if opt.PruneEvery <= 0 {
 		opt.PruneEvery = time.Hour

@@ -16,11 +16,19 @@ import (
 // subscription.html, websocket channel).
 const WebsocketPath = "/fhir/$subscription-websocket"
 
+// TokenWebsocketPath is where clients holding a token from
+// $get-ws-binding-token connect, without an Authorization header (which
+// browsers cannot send on a websocket): the front door lets the upgrade
+// through, and the connection's first message must be
+// "bind-with-token <token>".
+const TokenWebsocketPath = "/fhir/$subscription-websocket-token"
+
 // Websocket limits.
 const (
 	maxSockets      = 1000 // connections open on a node
 	maxBound        = 20   // subscriptions bound on one connection
 	socketMaxInput  = 1024 // a client sends only short commands
+	bindMaxInput    = 256  // "bind-with-token " and a 43-character token, with room
 	socketEventPage = 100
 )
 
@@ -35,8 +43,33 @@ type Router interface {
 // bind is authorised and audited on its own).
 func (m *Manager) Register(r Router) {
 	m.registerStatus(r)
+	m.registerBindingToken(r)
 	r.Handle("GET "+WebsocketPath, concord.Access{AnyCaller: true, Object: "fhir/$subscription-websocket"},
 		http.HandlerFunc(m.serveWebsocket))
+	// Public: the front door neither authenticates nor audits it; the
+	// handler takes the binding token, the only credential there is,
+	// and audits the outcome.
+	r.Handle("GET "+TokenWebsocketPath, concord.Access{Public: true, Object: "fhir/$subscription-websocket-token"},
+		http.HandlerFunc(m.serveTokenWebsocket))
+}
+
+// takeSocket counts one more websocket connection and returns the
+// context it runs in, or nil when the manager is not running or this
+// node holds maxSockets already; release with releaseSocket.
+func (m *Manager) takeSocket() context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runCtx == nil || m.sockets >= maxSockets {
+		return nil
+	}
+	m.sockets++
+	return m.runCtx
+}
+
+func (m *Manager) releaseSocket() {
+	m.mu.Lock()
+	m.sockets--
+	m.mu.Unlock()
 }
 
 // serveWebsocket takes a websocket connection: the client sends
@@ -45,24 +78,14 @@ func (m *Manager) Register(r Router) {
 // each event of a bound subscription queued after the bind. The caller
 // authenticated on the upgrade request (Authorization: Bearer).
 func (m *Manager) serveWebsocket(w http.ResponseWriter, r *http.Request) {
-	m.mu.Lock()
-	ctx := m.runCtx
-	full := m.sockets >= maxSockets
-	if ctx != nil && !full {
-		m.sockets++
-	}
-	m.mu.Unlock()
-	if ctx == nil || full {
+	ctx := m.takeSocket()
+	if ctx == nil {
 		httperr.Write(w, r, concord.Errorf(concord.EUNAVAILABLE, "no websocket connection can be taken now"))
 		return
 	}
-	defer func() {
-		m.mu.Lock()
-		m.sockets--
-		m.mu.Unlock()
-	}()
+	defer m.releaseSocket()
 	s := &socket{m: m, p: concord.PrincipalFrom(r.Context()), tmpl: concord.AuditTemplateFrom(r.Context()),
-		bound: map[string]int64{}}
+		object: "fhir/$subscription-websocket", bound: map[string]int64{}}
 	conn, err := websocket.Upgrade(w, r, websocket.Options{MaxMessage: socketMaxInput, ReadTimeout: 2 * m.opt.SocketPing})
 	if err != nil {
 		s.audit(ctx, "", concord.OutcomeMinor, "websocket upgrade refused: "+concord.ErrorMessage(err))
@@ -76,11 +99,15 @@ func (m *Manager) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 
 // socket is one websocket connection.
 type socket struct {
-	m     *Manager
-	conn  *websocket.Conn
-	p     *concord.Principal
-	tmpl  concord.AuditRecord
-	bound map[string]int64 // subscription → number of the last event sent
+	m      *Manager
+	conn   *websocket.Conn
+	p      *concord.Principal
+	tmpl   concord.AuditRecord
+	object string // the audit records' object for the connection itself
+	// byToken connections were bound by "bind-with-token" and take no
+	// further message.
+	byToken bool
+	bound   map[string]int64 // subscription → number of the last event sent
 }
 
 // run serves the connection until the client leaves, breaks the
@@ -124,6 +151,11 @@ func (s *socket) run(ctx context.Context) {
 				s.conn.Close(websocket.CloseNormal, "")
 				return
 			}
+			if s.byToken {
+				s.audit(ctx, "", concord.OutcomeMinor, "message after bind-with-token: connection closed")
+				s.conn.Close(websocket.ClosePolicy, "this connection takes one bind-with-token message")
+				return
+			}
 			if err := s.command(ctx, cmd); err != nil {
 				s.conn.Close(websocket.CloseNormal, "")
 				return
@@ -163,10 +195,8 @@ func (s *socket) command(ctx context.Context, cmd string) error {
 	return s.conn.WriteText("bound " + id)
 }
 
-// bind binds subscription id to the connection, or says why not. The
-// caller must be allowed to read the Subscription and be its owner, or
-// be allowed to read and search its criteria's type without a patient
-// limit: a ping tells that a matching resource was written.
+// bind binds subscription id to the connection, or says why not
+// (Manager.bindable's rules).
 func (s *socket) bind(ctx context.Context, id string) string {
 	if !concord.IsFHIRID(id) {
 		return "not a subscription id"
@@ -174,39 +204,62 @@ func (s *socket) bind(ctx context.Context, id string) string {
 	if _, ok := s.bound[id]; !ok && len(s.bound) >= maxBound {
 		return fmt.Sprintf("at most %d subscriptions on one connection", maxBound)
 	}
-	if _, err := concord.Authorize(s.p, concord.Action{ResourceType: "Subscription", Ops: concord.OpRead}); err != nil {
-		return "no such subscription" // as a read would answer
-	}
-	res, err := s.m.opt.Store.Resource(ctx, "Subscription", id)
-	if err != nil || res.Deleted {
-		return "no such subscription"
-	}
-	sub, err := parseSub(res.Content)
+	st, err := s.m.bindable(ctx, s.p, id)
 	if err != nil {
-		return "no such subscription"
-	}
-	if sub.Channel.Type != channelWebsocket {
-		return "not a websocket subscription"
-	}
-	if sub.Status != statusActive {
-		return "subscription is " + sub.Status
-	}
-	st, err := s.m.opt.Store.Subscription(ctx, id)
-	if err != nil {
-		return "subscription has no owner"
-	}
-	typ, _, err := sub.criteria()
-	if err != nil {
-		return "subscription criteria unreadable"
-	}
-	if st.Owner != s.p.Actor {
-		g, err := concord.Authorize(s.p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch})
-		if err != nil || g.Patient != "" {
-			return "only its owner, or a caller who may search " + typ + " for every patient, may bind it"
-		}
+		return concord.ErrorMessage(err)
 	}
 	s.bound[id] = st.Events // events from now on
 	return ""
+}
+
+// bindable checks that p may bind subscription id to a websocket
+// connection, and returns its state. The subscription must exist, have
+// a websocket channel and be active; p must be allowed to read
+// Subscriptions and be its owner, or be allowed to read and search its
+// criteria's type without a patient limit (a ping tells that a matching
+// resource was written). The same rules hold for "bind <id>" and for
+// $get-ws-binding-token; the errors (ENOTFOUND as a read would answer,
+// EINVALID, ECONFLICT, EFORBIDDEN) say why not.
+func (m *Manager) bindable(ctx context.Context, p *concord.Principal, id string) (*concord.SubscriptionState, error) {
+	if !concord.IsFHIRID(id) {
+		return nil, concord.Errorf(concord.EINVALID, "not a subscription id")
+	}
+	notFound := concord.Errorf(concord.ENOTFOUND, "no such subscription")
+	if _, err := concord.Authorize(p, concord.Action{ResourceType: "Subscription", Ops: concord.OpRead}); err != nil {
+		return nil, notFound // as a read would answer
+	}
+	res, err := m.opt.Store.Resource(ctx, "Subscription", id)
+	if concord.ErrorCode(err) == concord.EUNAVAILABLE {
+		return nil, err
+	}
+	if err != nil || res.Deleted {
+		return nil, notFound
+	}
+	sub, err := parseSub(res.Content)
+	if err != nil {
+		return nil, notFound
+	}
+	if sub.Channel.Type != channelWebsocket {
+		return nil, concord.Errorf(concord.EINVALID, "not a websocket subscription")
+	}
+	if sub.Status != statusActive {
+		return nil, concord.Errorf(concord.ECONFLICT, "subscription is %s", sub.Status)
+	}
+	st, err := m.opt.Store.Subscription(ctx, id)
+	if err != nil {
+		return nil, concord.Errorf(concord.ECONFLICT, "subscription has no owner")
+	}
+	typ, _, err := sub.criteria()
+	if err != nil {
+		return nil, concord.Errorf(concord.ECONFLICT, "subscription criteria unreadable")
+	}
+	if st.Owner != p.Actor {
+		g, err := concord.Authorize(p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch})
+		if err != nil || g.Patient != "" {
+			return nil, concord.Errorf(concord.EFORBIDDEN, "only its owner, or a caller who may search %s for every patient, may bind it", typ)
+		}
+	}
+	return st, nil
 }
 
 // push sends a ping for each event queued for a bound subscription since
@@ -242,10 +295,16 @@ func (s *socket) tokenDead(ctx context.Context) string {
 // audit records the connection's opening (id empty) or a bind, or
 // their refusal: the route is not audited by the front door.
 func (s *socket) audit(ctx context.Context, id string, outcome concord.Outcome, detail string) {
+	s.auditAs(ctx, concord.AuditRead, id, outcome, detail)
+}
+
+// auditAs records an action on the connection (id empty) or a
+// subscription.
+func (s *socket) auditAs(ctx context.Context, action string, id string, outcome concord.Outcome, detail string) {
 	rec := s.tmpl
-	rec.Time, rec.Action, rec.Object, rec.Outcome, rec.Detail = s.m.opt.Now(), concord.AuditRead, "Subscription/"+id, outcome, detail
+	rec.Time, rec.Action, rec.Object, rec.Outcome, rec.Detail = s.m.opt.Now(), action, "Subscription/"+id, outcome, detail
 	if id == "" {
-		rec.Object = "fhir/$subscription-websocket"
+		rec.Object = s.object
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -26,13 +26,20 @@ type wsClient struct {
 // the client, or the HTTP status when the upgrade is refused.
 func dialWS(t *testing.T, n *node, bearer string) (*wsClient, int) {
 	t.Helper()
+	return dialPath(t, n, WebsocketPath, "Authorization: Bearer "+bearer+"\r\n")
+}
+
+// dialPath opens the websocket endpoint at path with the extra header
+// lines given.
+func dialPath(t *testing.T, n *node, path, header string) (*wsClient, int) {
+	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	io.WriteString(c, "GET "+WebsocketPath+" HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer "+bearer+"\r\n\r\n")
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+header+"\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -45,7 +52,11 @@ func dialWS(t *testing.T, n *node, bearer string) (*wsClient, int) {
 func (w *wsClient) send(s string) {
 	var key [4]byte
 	rand.Read(key[:])
-	b := append([]byte{0x81, 0x80 | byte(len(s))}, key[:]...)
+	b := []byte{0x81, 0x80 | byte(len(s))}
+	if len(s) > 125 {
+		b = binary.BigEndian.AppendUint16([]byte{0x81, 0x80 | 126}, uint16(len(s)))
+	}
+	b = append(b, key[:]...)
 	for i := 0; i < len(s); i++ {
 		b = append(b, s[i]^key[i&3])
 	}
@@ -164,19 +175,29 @@ func TestWebsocketTokenRevoked(t *testing.T) {
 	if err := auth.Revoke(context.Background(), n.store, tokID, concord.AuditRecord{Actor: "test", Role: "operator"}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	ws.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if code, _ := ws.closed(t, 5*time.Second); code != 1008 {
+		t.Fatalf("close code %d, want 1008", code)
+	}
+}
+
+// closed reads until the server's close frame and returns its code and
+// reason (skipping other frames); it fails the test when none comes
+// within d.
+func (w *wsClient) closed(t *testing.T, d time.Duration) (uint16, string) {
+	t.Helper()
+	w.c.SetReadDeadline(time.Now().Add(d))
 	for {
 		var h [2]byte
-		if _, err := io.ReadFull(ws.br, h[:]); err != nil {
+		if _, err := io.ReadFull(w.br, h[:]); err != nil {
 			t.Fatalf("no close frame: %v", err)
 		}
 		p := make([]byte, h[1]&0x7F)
-		io.ReadFull(ws.br, p)
+		io.ReadFull(w.br, p)
 		if h[0]&0x0F == 0x8 {
-			if code := binary.BigEndian.Uint16(p); code != 1008 {
-				t.Fatalf("close code %d, want 1008", code)
+			if len(p) < 2 {
+				return 1005, ""
 			}
-			return
+			return binary.BigEndian.Uint16(p), string(p[2:])
 		}
 	}
 }

@@ -70,6 +70,7 @@ func Run(t *testing.T, b Backend) {
 		{"UnmappedCodes", testUnmappedCodes},
 		{"ScanResources", testScanResources},
 		{"ExportJobs", testExportJobs},
+		{"BindingTokens", testBindingTokens},
 		{"ReopenKeepsData", testReopen},
 		{"CloseFinishesWrites", testClose},
 	}
