@@ -1,6 +1,7 @@
 package subscription
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 )
@@ -21,7 +22,7 @@ func FuzzSubscription(f *testing.F) {
 		if err != nil {
 			return
 		}
-		s.check()
+		s.check(t.Context(), func(context.Context, string) (*topicDef, error) { return nil, nil })
 		s.heartbeat()
 		out, err := withStatus(data, "error", "why \"not\"")
 		if err != nil {
