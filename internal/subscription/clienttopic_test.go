@@ -40,7 +40,7 @@ func topicBasic(url, version, status string, triggers [][]any, filters ...string
 		map[string]any{"url": "include", "valueString": "Encounter:patient"}}})
 	b, _ := json.Marshal(map[string]any{"resourceType": "Basic", "extension": ext,
 		"modifierExtension": []any{map[string]any{"url": xv50 + "status", "valueCode": status}},
-		"code": map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/fhir-types", "code": "SubscriptionTopic"}}}})
+		"code":              map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/fhir-types", "code": "SubscriptionTopic"}}}})
 	return string(b)
 }
 
@@ -165,6 +165,17 @@ func TestClientTopic(t *testing.T) {
 			t.Fatalf("second notification events %v, want event 2 on Encounter/%s", events, enc2)
 		}
 
+		// $events lists them for the owner.
+		eventually(t, "$events with both events", func() bool {
+			code, b := n.do("GET", "/fhir/Subscription/"+sub+"/$events", n.admin, "")
+			var evb notification
+			if code != 200 || json.Unmarshal(b, &evb) != nil {
+				t.Fatalf("$events: %d %s", code, b)
+			}
+			ps, events := evb.params(t)
+			return ps["topic"] == url && len(events) == 2 && events[1]["focus"] == n.url+"/fhir/Encounter/"+enc2
+		})
+
 		// %previous and %current: notified when an Encounter becomes
 		// finished (created finished counts), not when a finished one is
 		// written again.
@@ -198,6 +209,20 @@ func TestClientTopic(t *testing.T) {
 			e, _ := s["error"].(string)
 			return s["status"] == "error" && strings.Contains(e, "topic")
 		})
+		// It may still be turned off, not asked for again.
+		turned := func(status string) string {
+			var m map[string]any
+			json.Unmarshal([]byte(topicSubscription(rcv.URL, url, "Encounter?subject=Patient/p1")), &m)
+			m["id"], m["status"] = sub, status
+			b, _ := json.Marshal(m)
+			return string(b)
+		}
+		if code, b := n.do("PUT", "/fhir/Subscription/"+sub, n.admin, turned("requested")); code != 400 {
+			t.Fatalf("the retired topic's subscription asked for again: %d %s, want 400", code, b)
+		}
+		if code, b := n.do("PUT", "/fhir/Subscription/"+sub, n.admin, turned("off")); code != 200 {
+			t.Fatalf("the retired topic's subscription turned off: %d %s, want 200", code, b)
+		}
 	})
 }
 

@@ -352,7 +352,7 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 		case err == nil:
 		case code != concord.EINVALID && code != concord.EUNSUPPORTED:
 			return nil, err // the store failed reading topics
-		case s.topic() != "" && !isBuiltinTopic(s.topic()):
+		case s.clientTopic():
 			// Its topic was retired, deleted or changed into one this
 			// server cannot serve: it stops, saying why.
 			m.stop(ctx, r.ID, "the topic can no longer be served: "+concord.ErrorMessage(err))

@@ -138,37 +138,44 @@ func (s *sub) check(ctx context.Context, find topicFinder) (plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkChannel(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkChannel refuses a channel (and, for a topic-based subscription,
+// a payload content) this server cannot serve.
+func (s *sub) checkChannel() error {
 	if s.topic() != "" {
 		switch s.content() {
 		case contentEmpty, contentIDOnly, contentFull:
 		default:
-			return nil, concord.Errorf(concord.EINVALID, "backport-payload-content %q is not empty, id-only or full-resource", s.content())
+			return concord.Errorf(concord.EINVALID, "backport-payload-content %q is not empty, id-only or full-resource", s.content())
 		}
 		if s.Channel.Type != channelRestHook {
-			return nil, concord.Errorf(concord.EUNSUPPORTED, "topic-based subscriptions are notified by rest-hook only on this server")
+			return concord.Errorf(concord.EUNSUPPORTED, "topic-based subscriptions are notified by rest-hook only on this server")
 		}
 	}
 	switch s.Channel.Type {
 	case channelRestHook:
 		if err := checkEndpoint(s.Channel.Endpoint); err != nil {
-			return nil, err
+			return err
 		}
 	case channelWebsocket:
 		// The client connects to the server (WebsocketPath) and binds:
 		// channel.endpoint is not used.
 	default:
-		return nil, concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.type %q: this server notifies by rest-hook and websocket only", s.Channel.Type)
+		return concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.type %q: this server notifies by rest-hook and websocket only", s.Channel.Type)
 	}
 	if s.Channel.Payload != "" {
 		mt, _, err := mime.ParseMediaType(s.Channel.Payload)
 		if err != nil || (mt != "application/fhir+json" && mt != "application/json") {
-			return nil, concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.payload %q: this server sends application/fhir+json, or nothing", s.Channel.Payload)
+			return concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.payload %q: this server sends application/fhir+json, or nothing", s.Channel.Payload)
 		}
 	}
-	if _, err := s.headers(); err != nil {
-		return nil, err
-	}
-	return p, nil
+	_, err := s.headers()
+	return err
 }
 
 // checkEndpoint accepts an absolute http or https URL without user

@@ -44,6 +44,10 @@ func isTopic(criteria string) bool {
 	return strings.Contains(head, "://")
 }
 
+// clientTopic reports whether the subscription is on a topic defined by
+// a client (not an R4 criteria one, nor on a built-in topic).
+func (s *sub) clientTopic() bool { t := s.topic(); return t != "" && !isBuiltinTopic(t) }
+
 // isBuiltinTopic reports whether a topic canonical is one of Concord's
 // built-in topics (or claims to be).
 func isBuiltinTopic(topic string) bool { return strings.HasPrefix(topic, TopicBase) }
