@@ -302,16 +302,25 @@ func resourceName(v string) (string, bool) {
 }
 
 // topicOf finds the topic canonical (url, or url|version) names among
-// topics: an active one with that url (and version). Several active
-// ones without a version asked: the one listed last (the newest, as the
-// loaders list them oldest first). nil when there is none.
+// topics: one with that url (and version), active if any is (several:
+// the one listed last, the newest, as the loaders list them oldest
+// first), else the newest that is not (so that a subscriber learns its
+// status). nil when there is none.
 func topicOf(topics []*topicDef, canonical string) *topicDef {
 	u, version, hasVersion := strings.Cut(canonical, "|")
-	var found *topicDef
+	var found, inactive *topicDef
 	for _, t := range topics {
-		if t.url == u && t.status == "active" && (!hasVersion || t.version == version) {
-			found = t
+		if t.url != u || (hasVersion && t.version != version) {
+			continue
 		}
+		if t.status == "active" {
+			found = t
+		} else {
+			inactive = t
+		}
+	}
+	if found == nil {
+		return inactive
 	}
 	return found
 }

@@ -201,7 +201,7 @@ func TestClientTopic(t *testing.T) {
 			[][]any{encounterTrigger([]string{"update"}, "status=finished", "")}, "subject"), `{`, `{"id":"`+topicID+`",`, 1)); code != 200 {
 			t.Fatalf("PUT the topic retired: %d %s", code, b)
 		}
-		if code, b := n.do("POST", "/fhir/Subscription", n.admin, topicSubscription(rcv.URL, url)); code != 400 || !strings.Contains(string(b), "unknown topic") {
+		if code, b := n.do("POST", "/fhir/Subscription", n.admin, topicSubscription(rcv.URL, url)); code != 400 || !strings.Contains(string(b), "is retired, not active") {
 			t.Fatalf("subscription to a retired topic: %d %s, want 400", code, b)
 		}
 		eventually(t, "the retired topic's subscription in error", func() bool {
@@ -248,7 +248,7 @@ func TestClientTopicRefused(t *testing.T) {
 	}{
 		{base + "nowhere", "", 400, "unknown topic"},
 		{base + "ok|2", "", 400, "unknown topic"},
-		{base + "draft", "", 400, "unknown topic"},
+		{base + "draft", "", 400, "is draft, not active"},
 		{base + "ok", "Encounter?status=finished", 400, "canFilterBy"},
 		{base + "ok", "Observation?subject=Patient/p1", 400, "Encounter"},
 		{base + "previous", "", 501, "previous"},

@@ -26,10 +26,12 @@ type active struct {
 }
 
 // activeCache holds the active subscriptions, read again when any
-// Subscription or Basic (a topic) was written (the store's resource
-// stamps changed), and every activeFor (so that an end time passes).
+// Subscription was written (the store's resource stamp changed), when a
+// Basic (a topic) was if some are on topics defined by clients, and
+// every activeFor (so that an end time passes).
 type activeCache struct {
 	stamp, topics concord.ResourceStamp
+	clientTopics  bool // some are on topics defined by clients (then topics is checked)
 	at            time.Time
 	byType        map[string][]active
 }
@@ -317,15 +319,25 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 	if err != nil {
 		return nil, err
 	}
-	topics, err := m.opt.Store.ResourceStamp(ctx, "Basic")
-	if err != nil {
-		return nil, err
-	}
 	m.mu.Lock()
 	c := m.cache
 	m.mu.Unlock()
-	if c != nil && c.stamp == stamp && c.topics == topics && m.opt.Now().Sub(c.at) < activeFor {
-		return c.byType, nil
+	if c != nil && c.stamp == stamp && m.opt.Now().Sub(c.at) < activeFor {
+		if !c.clientTopics {
+			return c.byType, nil // topics written do not concern it
+		}
+		topics, err := m.opt.Store.ResourceStamp(ctx, "Basic")
+		if err != nil {
+			return nil, err
+		}
+		if topics == c.topics {
+			return c.byType, nil
+		}
+	}
+	// Read before the topics, so that one written meanwhile changes it.
+	topics, err := m.opt.Store.ResourceStamp(ctx, "Basic")
+	if err != nil {
+		return nil, err
 	}
 	q := &concord.SearchQuery{Type: "Subscription", Count: maxActive,
 		Where: []concord.SearchClause{{Param: "status", Kind: "token", Values: []concord.SearchValue{{Code: statusActive}}}}}
@@ -337,6 +349,7 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 		m.log.Warn("subscriptions: more active subscriptions than the matcher reads", "max", maxActive)
 	}
 	byType := map[string][]active{}
+	clientTopics := false
 	now := m.opt.Now()
 	for _, r := range page {
 		s, err := parseSub(r.Content)
@@ -361,12 +374,13 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 			m.log.Warn("subscription not served", "subscription", r.ID, "err", err)
 			continue
 		}
+		clientTopics = clientTopics || s.clientTopic()
 		for _, typ := range pl.types() {
 			byType[typ] = append(byType[typ], active{id: r.ID, typ: typ, alts: pl[typ], s: s})
 		}
 	}
 	m.mu.Lock()
-	m.cache = &activeCache{stamp: stamp, topics: topics, at: now, byType: byType}
+	m.cache = &activeCache{stamp: stamp, topics: topics, clientTopics: clientTopics, at: now, byType: byType}
 	m.mu.Unlock()
 	return byType, nil
 }

@@ -140,8 +140,11 @@ func (s *sub) plan(ctx context.Context, find topicFinder) (plan, error) {
 		return nil, err
 	}
 	if def == nil {
-		return nil, concord.Errorf(concord.EINVALID, "Subscription.criteria: unknown topic %q: no active SubscriptionTopic Basic resource has this url%s (built-in topics are %s<resource type>)",
+		return nil, concord.Errorf(concord.EINVALID, "Subscription.criteria: unknown topic %q: no SubscriptionTopic Basic resource has this url%s (built-in topics are %s<resource type>)",
 			truncate(t, 200), map[bool]string{true: " and version"}[strings.Contains(t, "|")], TopicBase)
+	}
+	if def.status != "active" {
+		return nil, concord.Errorf(concord.EINVALID, "Subscription.criteria: the topic %q is %s, not active (Basic/%s)", truncate(t, 200), truncate(def.status, 40), def.basicID)
 	}
 	if def.err != nil {
 		return nil, def.err
