@@ -110,6 +110,7 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 	var events []concord.SubscriptionEvent
 	ended := map[string]bool{}
 	for _, c := range changes {
+		in := &inputs{}
 		if c.Deleted {
 			continue // a deletion matches no search
 		}
@@ -128,7 +129,7 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 			if o.reason != "" {
 				continue
 			}
-			hit, err := m.matches(ctx, a, o, c, now)
+			hit, err := m.matches(ctx, a, o, c, in, now)
 			switch concord.ErrorCode(err) {
 			case "":
 			case concord.EINVALID, concord.EUNSUPPORTED, concord.ETOOLARGE:
@@ -219,22 +220,21 @@ func (m *Manager) ownerOf(ctx context.Context, a active, now time.Time) (*owner,
 // search sees the resource's current version: a version already
 // replaced when the matcher reaches it is judged by its successor's
 // change instead (a quick run of updates notifies once).
-func (m *Manager) matches(ctx context.Context, a active, o *owner, c *concord.Resource, now time.Time) (bool, error) {
-	var cur, prev fhirpath.Collection
+func (m *Manager) matches(ctx context.Context, a active, o *owner, c *concord.Resource, in *inputs, now time.Time) (bool, error) {
 	for _, x := range a.alts {
 		if (c.Version == 1 && !x.create) || (c.Version > 1 && !x.update) {
 			continue
 		}
 		if x.fhirPath != nil {
-			if cur == nil {
+			if in.cur == nil {
 				var err error
-				if cur, prev, err = m.versions(ctx, c); err != nil {
+				if in.cur, in.prev, err = m.versions(ctx, c); err != nil {
 					return false, err
 				}
 			}
 			opt := &fhirpath.Options{Context: ctx, Now: now, MaxSteps: maxTopicSteps,
-				Variables: map[string]fhirpath.Collection{"current": cur, "previous": prev}}
-			out, err := x.fhirPath.EvaluateOn(cur, cur, opt)
+				Variables: map[string]fhirpath.Collection{"current": in.cur, "previous": in.prev}}
+			out, err := x.fhirPath.EvaluateOn(in.cur, in.cur, opt)
 			if err != nil {
 				if ctx.Err() != nil {
 					return false, ctx.Err()
@@ -251,6 +251,12 @@ func (m *Manager) matches(ctx context.Context, a active, o *owner, c *concord.Re
 		}
 	}
 	return false, nil
+}
+
+// inputs are a change's version and the one before it as FHIRPath
+// inputs, read once for every subscription whose topic needs them.
+type inputs struct {
+	cur, prev fhirpath.Collection
 }
 
 // found reports whether the search typ?params, limited to c's id (and to
