@@ -144,7 +144,11 @@ func (s *sub) plan(ctx context.Context, find topicFinder) (plan, error) {
 			truncate(t, 200), map[bool]string{true: " and version"}[strings.Contains(t, "|")], TopicBase)
 	}
 	if def.status != "active" {
-		return nil, concord.Errorf(concord.EINVALID, "Subscription.criteria: the topic %q is %s, not active (Basic/%s)", truncate(t, 200), truncate(def.status, 40), def.basicID)
+		status := "is " + truncate(def.status, 40)
+		if def.status == "" {
+			status = "has no status"
+		}
+		return nil, concord.Errorf(concord.EINVALID, "Subscription.criteria: the topic %q %s, not active (Basic/%s)", truncate(t, 200), status, def.basicID)
 	}
 	if def.err != nil {
 		return nil, def.err
