@@ -142,8 +142,9 @@ func serve(parent context.Context, cfg config.Config, load func() (config.Config
 	srv.Handle("POST /api/channels/reload", concord.Access{Action: concord.Action{Permission: concord.PermConfigManage}},
 		http.HandlerFunc(rl.serveHTTP))
 	fhirapi.Register(srv, notify, fhirapi.Options{Version: concord.Version, Subscriptions: subs,
-		WebsocketPath: subscription.WebsocketPath,
-		Operations:    bulk.Operations, TypeOperations: typeOperations(bulk.TypeOperations, subscription.TypeOperations),
+		WebsocketPath:      subscription.WebsocketPath,
+		ResourceExtensions: subs.CapabilityExtensions,
+		Operations:         bulk.Operations, TypeOperations: typeOperations(bulk.TypeOperations, subscription.TypeOperations),
 		Instantiates: []string{bulk.CapabilityStatement}})
 	exporter := bulk.New(store, bulk.Options{Expiry: cfg.ExportExpiry, Node: cfg.NodeName(), Logger: log})
 	exporter.Register(srv)

@@ -98,6 +98,11 @@ func TestSubscriptionRestHook(t *testing.T) {
 		!strings.Contains(b, `"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"`) {
 		t.Fatalf("metadata has no $get-ws-binding-token or $export: %.300s", b)
 	}
+	// It lists the subscription topics (the built-in ones here).
+	if _, b := fhirDo(t, "GET", f.url+"/fhir/metadata", "", ""); !strings.Contains(b,
+		`"url":"http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical","valueCanonical":"http://concord-health.org/fhir/SubscriptionTopic/Encounter"`) {
+		t.Fatalf("metadata lists no subscription topics: %.300s", b)
+	}
 	f.stop(t)
 	n := startServe(t, f.dir, "--data", f.data)
 	id = fhirCreate(t, n.url, admin, "Observation", subLOINC)

@@ -46,6 +46,10 @@ type Options struct {
 	// WebsocketPath, when set, is the path (from the server's root) where
 	// websocket subscriptions connect; the CapabilityStatement names it.
 	WebsocketPath string
+	// ResourceExtensions, when set, returns extensions the
+	// CapabilityStatement carries on its entry of each resource type
+	// named (the subscription topics served, on Subscription).
+	ResourceExtensions func(ctx context.Context) (map[string][]any, error)
 }
 
 // Operation is an operation in the CapabilityStatement: its name (without

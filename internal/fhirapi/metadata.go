@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/concord-health/concord/fhir"
+	"github.com/concord-health/concord/internal/httperr"
 )
 
 // metadata is the CapabilityStatement: what this build really supports,
@@ -29,6 +30,23 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 			r := maps.Clone(res)
 			r["operation"] = ops
 			resources[i] = r
+		}
+	}
+	if f := a.opt.ResourceExtensions; f != nil {
+		exts, err := f(r.Context())
+		if err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+		if len(exts) > 0 {
+			resources = slices.Clone(resources)
+			for i, res := range resources {
+				if x := exts[res["type"].(string)]; len(x) > 0 {
+					res = maps.Clone(res)
+					res["extension"] = x
+					resources[i] = res
+				}
+			}
 		}
 	}
 	cs := map[string]any{

@@ -48,17 +48,30 @@ func (m *Manager) Admit(ctx context.Context, tx concord.Tx, r *concord.Resource)
 	default:
 		return nil, concord.Errorf(concord.EINVALID, "Subscription.status %q is not requested, active, error or off", s.Status)
 	}
-	typ, params, err := s.check()
+	activate := s.Status == statusRequested || s.Status == statusActive
+	pl, err := s.plan(ctx, txFinder(tx))
+	if code := concord.ErrorCode(err); !activate && s.clientTopic() && (code == concord.EINVALID || code == concord.EUNSUPPORTED) {
+		// Off or error, it is not served: its topic need not be (one
+		// whose topic was retired may still be turned off). Written
+		// requested again, it is checked in full.
+		pl, err = plan{}, nil
+	}
+	if err == nil {
+		err = s.checkChannel()
+	}
 	if err != nil {
 		return nil, err
 	}
-	if _, err := search.Parse(typ, params, search.Options{Strict: true, Now: m.opt.Now()}); err != nil {
-		return nil, concord.Errorf(concord.EINVALID, "Subscription.criteria %q: %v", truncate(s.Criteria, 200), err)
+	for _, typ := range pl.types() {
+		for _, a := range pl[typ] {
+			if _, err := search.Parse(typ, a.params, search.Options{Strict: true, Now: m.opt.Now()}); err != nil {
+				return nil, concord.Errorf(concord.EINVALID, "Subscription.criteria %q: %v", truncate(s.Criteria, 200), err)
+			}
+		}
+		if _, err := concord.Authorize(p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch}); err != nil {
+			return nil, concord.Errorf(concord.EFORBIDDEN, "the writer of a Subscription must be allowed to read and search what it subscribes to: %v", err)
+		}
 	}
-	if _, err := concord.Authorize(p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch}); err != nil {
-		return nil, concord.Errorf(concord.EFORBIDDEN, "the writer of a Subscription must be allowed to read and search what it subscribes to: %v", err)
-	}
-	activate := s.Status == statusRequested || s.Status == statusActive
 	st := &concord.SubscriptionState{ID: r.ID, Owner: p.Actor, Role: p.Role, Patient: p.Patient,
 		Handshake: activate && s.handshakes(), Heartbeat: s.heartbeat()}
 	for _, sc := range p.Scopes {

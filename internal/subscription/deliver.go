@@ -153,16 +153,23 @@ func (m *Manager) deliverNext(ctx context.Context, client *http.Client, id strin
 	if err != nil || s.Status != statusActive {
 		return false, m.park(ctx, st) // off or error: its events wait
 	}
-	typ, _, err := s.check()
-	if err != nil {
-		m.stopWith(ctx, res, "this Subscription can no longer be served: "+err.Error())
+	pl, err := s.check(ctx, m.storeFinder)
+	switch concord.ErrorCode(err) {
+	case "":
+	case concord.EINVALID, concord.EUNSUPPORTED:
+		m.stopWith(ctx, res, "this Subscription can no longer be served: "+concord.ErrorMessage(err))
 		return false, m.park(ctx, st)
+	default:
+		return false, err // the store failed reading topics
 	}
 	p, reason, err := m.ownerPrincipal(ctx, st, now)
 	if err != nil {
 		return false, err
 	}
-	if reason == "" {
+	for _, typ := range pl.types() {
+		if reason != "" {
+			break
+		}
 		if _, err := concord.Authorize(p, concord.Action{ResourceType: typ, Ops: concord.OpRead | concord.OpSearch}); err != nil {
 			reason = "the writer of this Subscription may no longer read " + typ + ": " + err.Error()
 		}

@@ -1,6 +1,7 @@
 package subscription
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func FuzzSubscription(f *testing.F) {
 		if err != nil {
 			return
 		}
-		s.check()
+		s.check(t.Context(), func(context.Context, string) (*topicDef, error) { return nil, nil })
 		s.heartbeat()
 		out, err := withStatus(data, "error", "why \"not\"")
 		if err != nil {
@@ -72,6 +73,43 @@ func FuzzBindWithToken(f *testing.F) {
 		if tok == "" || len(tok) > 100 || strings.Trim(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" ||
 			!strings.HasPrefix(string(msg), "bind-with-token ") || !strings.Contains(string(msg), tok) {
 			t.Fatalf("%q taken from %q", tok, msg)
+		}
+	})
+}
+
+// FuzzTopicBasic: any JSON given as a topic Basic resource is read
+// without a panic; a topic read without error has triggers on resource
+// types, and a subscription's plan on it (with any filter) covers only
+// those types.
+func FuzzTopicBasic(f *testing.F) {
+	f.Add([]byte(topicBasic("http://example.org/t", "1", "active", [][]any{encounterTrigger([]string{"update"}, "status=finished", "")}, "subject")), "subject=Patient/1")
+	f.Add([]byte(topicBasic("http://example.org/t", "", "draft", [][]any{encounterTrigger(nil, "", "(%previous.id.empty() or (%previous.status != 'finished')) and (%current.status = 'finished')")})), "Encounter?status=x")
+	f.Add([]byte(topicBasic("http://example.org/t", "1", "active", [][]any{encounterTrigger([]string{"delete"}, "a=%zz", "")}, "_in")), "Observation?code=1")
+	f.Add([]byte(`{"resourceType":"Basic","code":{"coding":[{"code":"SubscriptionTopic"}]},"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/artifact-url","valueUri":"u"},{"url":"http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic.eventTrigger"}]}`), "")
+	f.Add([]byte(`{"resourceType":"Basic","code":{"coding":[{"code":"SubscriptionTopic"}]},"extension":[{"url":"http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic.url","valueUri":"u"},{"url":"http://hl7.org/fhir/4.3/StructureDefinition/extension-SubscriptionTopic.resourceTrigger","extension":[{"url":"resource","valueUri":"Starship"}]}]}`), "x")
+	f.Fuzz(func(t *testing.T, data []byte, filter string) {
+		td := parseTopicBasic(data)
+		if td == nil || td.err != nil {
+			return
+		}
+		types := map[string]bool{}
+		for _, tr := range td.triggers {
+			if tr.typ == "" || !(tr.create || tr.update) {
+				t.Fatalf("trigger %+v read without error", tr)
+			}
+			types[tr.typ] = true
+		}
+		if len(types) == 0 {
+			t.Fatal("a topic without triggers read without error")
+		}
+		p, err := td.planWith([]string{filter})
+		if err != nil {
+			return
+		}
+		for typ := range p {
+			if !types[typ] {
+				t.Fatalf("plan on %s, not a trigger's type", typ)
+			}
 		}
 	})
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/concord-health/concord"
+	"github.com/concord-health/concord/fhirpath"
 	"github.com/concord-health/concord/internal/fhirapi"
 	"github.com/concord-health/concord/internal/search"
 )
@@ -14,21 +16,24 @@ import (
 // maxActive caps the active subscriptions the matcher reads.
 const maxActive = 1000
 
-// active is an active subscription as the matcher uses it.
+// active is an active subscription as the matcher uses it, for one
+// resource type: a version of that type matches when one of alts does.
 type active struct {
-	id     string
-	typ    string
-	params url.Values
-	s      *sub
+	id   string
+	typ  string
+	alts []alt
+	s    *sub
 }
 
 // activeCache holds the active subscriptions, read again when any
-// Subscription was written (the store's resource stamp changed), and
+// Subscription was written (the store's resource stamp changed), when a
+// Basic (a topic) was if some are on topics defined by clients, and
 // every activeFor (so that an end time passes).
 type activeCache struct {
-	stamp  concord.ResourceStamp
-	at     time.Time
-	byType map[string][]active
+	stamp, topics concord.ResourceStamp
+	clientTopics  bool // some are on topics defined by clients (then topics is checked)
+	at            time.Time
+	byType        map[string][]active
 }
 
 // activeFor is how long the active subscriptions are kept when none is
@@ -105,6 +110,7 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 	var events []concord.SubscriptionEvent
 	ended := map[string]bool{}
 	for _, c := range changes {
+		in := &inputs{}
 		if c.Deleted {
 			continue // a deletion matches no search
 		}
@@ -113,17 +119,17 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 				ended[a.id] = true
 				continue
 			}
-			o, ok := owners[a.id]
+			o, ok := owners[a.id+" "+a.typ]
 			if !ok {
 				if o, err = m.ownerOf(ctx, a, now); err != nil {
 					return 0, err
 				}
-				owners[a.id] = o
+				owners[a.id+" "+a.typ] = o
 			}
 			if o.reason != "" {
 				continue
 			}
-			hit, err := m.matches(ctx, a, o, c, now)
+			hit, err := m.matches(ctx, a, o, c, in, now)
 			switch concord.ErrorCode(err) {
 			case "":
 			case concord.EINVALID, concord.EUNSUPPORTED, concord.ETOOLARGE:
@@ -161,8 +167,9 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 		m.end(ctx, id)
 	}
 	// Subscriptions whose owner may no longer see anything stop.
-	for id, o := range owners {
+	for key, o := range owners {
 		if o.reason != "" {
+			id, _, _ := strings.Cut(key, " ")
 			m.stop(ctx, id, o.reason)
 		}
 	}
@@ -203,15 +210,59 @@ func (m *Manager) ownerOf(ctx context.Context, a active, now time.Time) (*owner,
 	return o, nil
 }
 
-// matches reports whether version c matches subscription a: the
-// criteria's search, limited to c's id (and to the owner's patient
-// compartment), finds it, at c's version. Matching runs the store's own
-// search, so a subscription matches exactly what a client's search
-// would return. The search sees the resource's current version: a
-// version already replaced when the matcher reaches it is judged by its
-// successor's change instead (a quick run of updates notifies once).
-func (m *Manager) matches(ctx context.Context, a active, o *owner, c *concord.Resource, now time.Time) (bool, error) {
-	req, err := search.Parse(a.typ, a.params, search.Options{Strict: true, Now: now})
+// matches reports whether version c matches subscription a: one of its
+// alternatives takes c's interaction (version 1 is a create, any other
+// an update), its FHIRPath criterion holds (with %current c and
+// %previous the version before, empty for a create), and its search,
+// limited to c's id (and to the owner's patient compartment), finds it
+// at c's version. Matching runs the store's own search, so a
+// subscription matches exactly what a client's search would return. The
+// search sees the resource's current version: a version already
+// replaced when the matcher reaches it is judged by its successor's
+// change instead (a quick run of updates notifies once).
+func (m *Manager) matches(ctx context.Context, a active, o *owner, c *concord.Resource, in *inputs, now time.Time) (bool, error) {
+	for _, x := range a.alts {
+		if (c.Version == 1 && !x.create) || (c.Version > 1 && !x.update) {
+			continue
+		}
+		if x.fhirPath != nil {
+			if in.cur == nil {
+				var err error
+				if in.cur, in.prev, err = m.versions(ctx, c); err != nil {
+					return false, err
+				}
+			}
+			opt := &fhirpath.Options{Context: ctx, Now: now, MaxSteps: maxTopicSteps,
+				Variables: map[string]fhirpath.Collection{"current": in.cur, "previous": in.prev}}
+			out, err := x.fhirPath.EvaluateOn(in.cur, in.cur, opt)
+			if err != nil {
+				if ctx.Err() != nil {
+					return false, ctx.Err()
+				}
+				return false, concord.Errorf(concord.EINVALID, "the topic's fhirPathCriteria failed on %s/%s: %v", c.Type, c.ID, err)
+			}
+			if !isTrue(out) {
+				continue
+			}
+		}
+		hit, err := m.found(ctx, a, x.params, o, c, now)
+		if err != nil || hit {
+			return hit, err
+		}
+	}
+	return false, nil
+}
+
+// inputs are a change's version and the one before it as FHIRPath
+// inputs, read once for every subscription whose topic needs them.
+type inputs struct {
+	cur, prev fhirpath.Collection
+}
+
+// found reports whether the search typ?params, limited to c's id (and to
+// the owner's patient compartment), finds c at its version.
+func (m *Manager) found(ctx context.Context, a active, params url.Values, o *owner, c *concord.Resource, now time.Time) (bool, error) {
+	req, err := search.Parse(a.typ, params, search.Options{Strict: true, Now: now})
 	if err != nil {
 		m.log.Warn("subscription criteria", "subscription", a.id, "err", err)
 		return false, nil
@@ -227,6 +278,47 @@ func (m *Manager) matches(ctx context.Context, a active, o *owner, c *concord.Re
 	return len(page) == 1 && page[0].Version == c.Version, nil
 }
 
+// versions returns version c and the one before it (empty when c is the
+// first, or follows a deletion) as FHIRPath inputs.
+func (m *Manager) versions(ctx context.Context, c *concord.Resource) (cur, prev fhirpath.Collection, err error) {
+	in := func(content []byte) (fhirpath.Collection, error) {
+		doc, err := fhirpath.ParseJSON(content)
+		if err != nil {
+			return nil, concord.Errorf(concord.EINVALID, "%s/%s does not read: %v", c.Type, c.ID, err)
+		}
+		return fhirpath.Resource(doc.Root())
+	}
+	if cur, err = in(c.Content); err != nil {
+		return nil, nil, err
+	}
+	prev = fhirpath.Collection{}
+	if c.Version > 1 {
+		p, err := m.opt.Store.ResourceVersion(ctx, c.Type, c.ID, c.Version-1)
+		switch {
+		case concord.ErrorCode(err) == concord.ENOTFOUND:
+		case err != nil:
+			return nil, nil, err
+		case !p.Deleted:
+			if prev, err = in(p.Content); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return cur, prev, nil
+}
+
+// isTrue reports whether a FHIRPath result is a single true.
+func isTrue(out fhirpath.Collection) bool {
+	if len(out) != 1 {
+		return false
+	}
+	k := out[0].Kind()
+	if k != fhirpath.KindBoolean && (k != fhirpath.KindNode || out[0].TypeName() != "FHIR.boolean") {
+		return false
+	}
+	return out[0].String() == "true"
+}
+
 // active returns the active subscriptions by criteria type.
 func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 	stamp, err := m.opt.Store.ResourceStamp(ctx, "Subscription")
@@ -237,7 +329,21 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 	c := m.cache
 	m.mu.Unlock()
 	if c != nil && c.stamp == stamp && m.opt.Now().Sub(c.at) < activeFor {
-		return c.byType, nil
+		if !c.clientTopics {
+			return c.byType, nil // topics written do not concern it
+		}
+		topics, err := m.opt.Store.ResourceStamp(ctx, "Basic")
+		if err != nil {
+			return nil, err
+		}
+		if topics == c.topics {
+			return c.byType, nil
+		}
+	}
+	// Read before the topics, so that one written meanwhile changes it.
+	topics, err := m.opt.Store.ResourceStamp(ctx, "Basic")
+	if err != nil {
+		return nil, err
 	}
 	q := &concord.SearchQuery{Type: "Subscription", Count: maxActive,
 		Where: []concord.SearchClause{{Param: "status", Kind: "token", Values: []concord.SearchValue{{Code: statusActive}}}}}
@@ -249,6 +355,7 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 		m.log.Warn("subscriptions: more active subscriptions than the matcher reads", "max", maxActive)
 	}
 	byType := map[string][]active{}
+	clientTopics := false
 	now := m.opt.Now()
 	for _, r := range page {
 		s, err := parseSub(r.Content)
@@ -259,15 +366,27 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 			m.end(ctx, r.ID)
 			continue
 		}
-		typ, params, err := s.check()
-		if err != nil {
+		pl, err := s.check(ctx, m.storeFinder)
+		switch code := concord.ErrorCode(err); {
+		case err == nil:
+		case code != concord.EINVALID && code != concord.EUNSUPPORTED:
+			return nil, err // the store failed reading topics
+		case s.clientTopic():
+			// Its topic was retired, deleted or changed into one this
+			// server cannot serve: it stops, saying why.
+			m.stop(ctx, r.ID, "the topic can no longer be served: "+concord.ErrorMessage(err))
+			continue
+		default:
 			m.log.Warn("subscription not served", "subscription", r.ID, "err", err)
 			continue
 		}
-		byType[typ] = append(byType[typ], active{id: r.ID, typ: typ, params: params, s: s})
+		clientTopics = clientTopics || s.clientTopic()
+		for _, typ := range pl.types() {
+			byType[typ] = append(byType[typ], active{id: r.ID, typ: typ, alts: pl[typ], s: s})
+		}
 	}
 	m.mu.Lock()
-	m.cache = &activeCache{stamp: stamp, at: now, byType: byType}
+	m.cache = &activeCache{stamp: stamp, topics: topics, clientTopics: clientTopics, at: now, byType: byType}
 	m.mu.Unlock()
 	return byType, nil
 }

@@ -2,6 +2,7 @@ package subscription
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"mime"
 	"net/textproto"
@@ -114,59 +115,67 @@ func (s *sub) heartbeat() time.Duration {
 // handshake (R5 Backport: topic-based, rest-hook).
 func (s *sub) handshakes() bool { return s.topic() != "" && s.Channel.Type == channelRestHook }
 
-// criteria returns the resource type and search parameters the
-// subscription matches.
+// criteria returns the resource type and search parameters of an R4
+// criteria subscription or one on a built-in topic. For a topic defined
+// by a client (a Basic resource, read from the store by plan) it returns
+// "*" and no parameters: callers that only authorise by the type
+// ($events, websocket binds) then ask for rights on every type.
 func (s *sub) criteria() (string, url.Values, error) {
 	if t := s.topic(); t != "" {
-		var filters []string
-		for _, e := range s.CriteriaExt.Extension {
-			if e.URL == extFilterCriteria {
-				filters = append(filters, e.ValueString)
-			}
+		if !isBuiltinTopic(t) {
+			return "*", nil, nil
 		}
-		return topicCriteria(t, filters)
+		return topicCriteria(t, s.filters())
 	}
 	return parseCriteria(s.Criteria)
 }
 
 // check refuses a Subscription this server cannot serve, saying why. It
-// returns the criteria's resource type and parameters.
-func (s *sub) check() (string, url.Values, error) {
-	typ, params, err := s.criteria()
+// returns what the subscription matches; find reads topics defined by
+// clients.
+func (s *sub) check(ctx context.Context, find topicFinder) (plan, error) {
+	p, err := s.plan(ctx, find)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
+	if err := s.checkChannel(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkChannel refuses a channel (and, for a topic-based subscription,
+// a payload content) this server cannot serve.
+func (s *sub) checkChannel() error {
 	if s.topic() != "" {
 		switch s.content() {
 		case contentEmpty, contentIDOnly, contentFull:
 		default:
-			return "", nil, concord.Errorf(concord.EINVALID, "backport-payload-content %q is not empty, id-only or full-resource", s.content())
+			return concord.Errorf(concord.EINVALID, "backport-payload-content %q is not empty, id-only or full-resource", s.content())
 		}
 		if s.Channel.Type != channelRestHook {
-			return "", nil, concord.Errorf(concord.EUNSUPPORTED, "topic-based subscriptions are notified by rest-hook only on this server")
+			return concord.Errorf(concord.EUNSUPPORTED, "topic-based subscriptions are notified by rest-hook only on this server")
 		}
 	}
 	switch s.Channel.Type {
 	case channelRestHook:
 		if err := checkEndpoint(s.Channel.Endpoint); err != nil {
-			return "", nil, err
+			return err
 		}
 	case channelWebsocket:
 		// The client connects to the server (WebsocketPath) and binds:
 		// channel.endpoint is not used.
 	default:
-		return "", nil, concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.type %q: this server notifies by rest-hook and websocket only", s.Channel.Type)
+		return concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.type %q: this server notifies by rest-hook and websocket only", s.Channel.Type)
 	}
 	if s.Channel.Payload != "" {
 		mt, _, err := mime.ParseMediaType(s.Channel.Payload)
 		if err != nil || (mt != "application/fhir+json" && mt != "application/json") {
-			return "", nil, concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.payload %q: this server sends application/fhir+json, or nothing", s.Channel.Payload)
+			return concord.Errorf(concord.EUNSUPPORTED, "Subscription.channel.payload %q: this server sends application/fhir+json, or nothing", s.Channel.Payload)
 		}
 	}
-	if _, err := s.headers(); err != nil {
-		return "", nil, err
-	}
-	return typ, params, nil
+	_, err := s.headers()
+	return err
 }
 
 // checkEndpoint accepts an absolute http or https URL without user

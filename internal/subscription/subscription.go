@@ -118,6 +118,7 @@ type Manager struct {
 	running map[string]bool      // subscriptions being delivered by this node
 	held    map[string]time.Time // their leases this node holds, until
 	cache   *activeCache
+	topics  *topicCache // topics defined by clients
 	gapSeq  int64
 	gapAt   time.Time
 }

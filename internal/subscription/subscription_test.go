@@ -78,7 +78,7 @@ func startNode(t testing.TB, st concord.Store, opt Options) *node {
 		fhirStore = &waker{Store: st, m: m}
 	}
 	srv := server.New(server.Options{Store: st, Logger: opt.Logger, Node: "test"})
-	fhirapi.Register(srv, fhirStore, fhirapi.Options{Subscriptions: m})
+	fhirapi.Register(srv, fhirStore, fhirapi.Options{Subscriptions: m, ResourceExtensions: m.CapabilityExtensions})
 	m.Register(srv)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
