@@ -80,8 +80,7 @@ type pendingChange struct {
 // changeReader is the state of one channel's reader.
 type changeReader struct {
 	channel string
-	gapSeq  int64     // the first missing seq of a gap being waited for
-	gapAt   time.Time // when it was first seen
+	gap     concord.ChangeGap
 }
 
 // readChanges is the loop of a channel's changes source: while this node
@@ -175,7 +174,7 @@ func (e *Engine) changeRound(ctx context.Context, ch *Channel, rd *changeReader)
 	}
 	read := len(changes)
 	if st.Kind() == "postgres" {
-		changes = rd.untilGap(cursor, changes, e.opt.Now())
+		changes = rd.gap.Until(cursor, changes, e.opt.Now(), changeGapGrace)
 		if len(changes) == 0 {
 			return 0, nil
 		}
@@ -196,24 +195,6 @@ func (e *Engine) changeRound(ctx context.Context, ch *Channel, rd *changeReader)
 		return len(changes), nil
 	}
 	return read, nil
-}
-
-// untilGap keeps the changes before the first gap in seq that is younger
-// than changeGapGrace.
-func (rd *changeReader) untilGap(cursor int64, changes []*concord.Resource, now time.Time) []*concord.Resource {
-	want := cursor + 1
-	for i, r := range changes {
-		if r.Seq != want {
-			if rd.gapSeq != want {
-				rd.gapSeq, rd.gapAt = want, now
-			}
-			if now.Sub(rd.gapAt) < changeGapGrace {
-				return changes[:i]
-			}
-		}
-		want = r.Seq + 1
-	}
-	return changes
 }
 
 // changeMessages converts one change for the channel's destinations (or

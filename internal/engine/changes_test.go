@@ -333,16 +333,16 @@ func TestChangeGap(t *testing.T) {
 	}
 	rd := &changeReader{}
 	t0 := time.Unix(1000, 0)
-	if got := rd.untilGap(10, rs(11, 12, 14, 15), t0); len(got) != 2 {
+	if got := rd.gap.Until(10, rs(11, 12, 14, 15), t0, changeGapGrace); len(got) != 2 {
 		t.Fatalf("before the gap: %d", len(got))
 	}
-	if got := rd.untilGap(12, rs(14, 15), t0.Add(changeGapGrace/2)); len(got) != 0 {
+	if got := rd.gap.Until(12, rs(14, 15), t0.Add(changeGapGrace/2), changeGapGrace); len(got) != 0 {
 		t.Fatalf("a young gap was passed: %d", len(got))
 	}
-	if got := rd.untilGap(12, rs(14, 15), t0.Add(changeGapGrace)); len(got) != 2 {
+	if got := rd.gap.Until(12, rs(14, 15), t0.Add(changeGapGrace), changeGapGrace); len(got) != 2 {
 		t.Fatalf("an old gap held the reader: %d", len(got))
 	}
-	if got := rd.untilGap(15, rs(16, 17), t0.Add(changeGapGrace)); len(got) != 2 {
+	if got := rd.gap.Until(15, rs(16, 17), t0.Add(changeGapGrace), changeGapGrace); len(got) != 2 {
 		t.Fatalf("no gap: %d", len(got))
 	}
 }

@@ -96,7 +96,7 @@ func (m *Manager) matchRound(ctx context.Context) (int, error) {
 	}
 	read := len(changes)
 	if st.Kind() == "postgres" {
-		changes = m.untilGap(cursor, changes, m.opt.Now())
+		changes = m.gap.Until(cursor, changes, m.opt.Now(), gapGrace)
 		if len(changes) == 0 {
 			return 0, nil
 		}
@@ -389,25 +389,6 @@ func (m *Manager) active(ctx context.Context) (map[string][]active, error) {
 	m.cache = &activeCache{stamp: stamp, topics: topics, clientTopics: clientTopics, at: now, byType: byType}
 	m.mu.Unlock()
 	return byType, nil
-}
-
-// untilGap keeps the changes before the first gap in seq younger than
-// gapGrace (PostgreSQL commits seqs out of order across nodes; see the
-// engine's changes source).
-func (m *Manager) untilGap(cursor int64, changes []*concord.Resource, now time.Time) []*concord.Resource {
-	want := cursor + 1
-	for i, r := range changes {
-		if r.Seq != want {
-			if m.gapSeq != want {
-				m.gapSeq, m.gapAt = want, now
-			}
-			if now.Sub(m.gapAt) < gapGrace {
-				return changes[:i]
-			}
-		}
-		want = r.Seq + 1
-	}
-	return changes
 }
 
 // stop sets a subscription that may no longer notify to error, saying

@@ -118,9 +118,8 @@ type Manager struct {
 	running map[string]bool      // subscriptions being delivered by this node
 	held    map[string]time.Time // their leases this node holds, until
 	cache   *activeCache
-	topics  *topicCache // topics defined by clients
-	gapSeq  int64
-	gapAt   time.Time
+	topics  *topicCache       // topics defined by clients
+	gap     concord.ChangeGap // the change log gap the matcher waits on
 }
 
 // New returns a manager; Run starts its matcher and deliverer.
