@@ -25,6 +25,17 @@ const (
 	OutcomeMajor   Outcome = 12 // failed and the server is in trouble
 )
 
+// HTTPOutcome is the audit outcome of an HTTP answer's status.
+func HTTPOutcome(status int) Outcome {
+	switch {
+	case status >= 500:
+		return OutcomeSerious
+	case status >= 400:
+		return OutcomeMinor
+	}
+	return OutcomeSuccess
+}
+
 // Audit actions, after FHIR AuditEvent.action (C R U D E) refined with the
 // REST interaction or event that happened.
 const (

@@ -262,3 +262,12 @@ var errIO = &plainError{"disk on fire"}
 type plainError struct{ s string }
 
 func (e *plainError) Error() string { return e.s }
+
+func TestHTTPOutcome(t *testing.T) {
+	for status, want := range map[int]Outcome{200: OutcomeSuccess, 204: OutcomeSuccess, 304: OutcomeSuccess, 400: OutcomeMinor,
+		404: OutcomeMinor, 499: OutcomeMinor, 500: OutcomeSerious, 503: OutcomeSerious} {
+		if got := HTTPOutcome(status); got != want {
+			t.Errorf("HTTPOutcome(%d) = %d, want %d", status, got, want)
+		}
+	}
+}

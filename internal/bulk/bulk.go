@@ -156,17 +156,6 @@ func routePath(r *http.Request) string {
 	return p
 }
 
-// outcomeOf is the audit outcome of an HTTP status.
-func outcomeOf(status int) concord.Outcome {
-	switch {
-	case status >= 500:
-		return concord.OutcomeSerious
-	case status >= 400:
-		return concord.OutcomeMinor
-	}
-	return concord.OutcomeSuccess
-}
-
 // record returns the request's audit record for action on object with
 // the answer's status.
 func (e *Exporter) record(r *http.Request, action, object string, status int, note string) concord.AuditRecord {
@@ -174,7 +163,7 @@ func (e *Exporter) record(r *http.Request, action, object string, status int, no
 	rec.Time = e.opt.Now()
 	rec.Action = action
 	rec.Object = object
-	rec.Outcome = outcomeOf(status)
+	rec.Outcome = concord.HTTPOutcome(status)
 	rec.Detail = fmt.Sprintf("%s %s %d", r.Method, routePath(r), status)
 	if note != "" {
 		rec.Detail += ": " + note

@@ -79,7 +79,7 @@ func (s *Server) guard(access concord.Access, h http.Handler) http.Handler {
 		}
 		rec.Patient = note.Patient
 		rec.Action = access.Audit
-		rec.Outcome = outcomeOf(buf.status)
+		rec.Outcome = concord.HTTPOutcome(buf.status)
 		rec.Detail = fmt.Sprintf("%s %s %d", r.Method, routePath(r), buf.status)
 		if err := s.appendAudit(ctx, rec); err != nil {
 			writeError(w, r, concord.WrapError(concord.EUNAVAILABLE, err, "audit trail unavailable: response withheld"))
@@ -127,16 +127,6 @@ func routePath(r *http.Request) string {
 		p = p[i+1:]
 	}
 	return p
-}
-
-func outcomeOf(status int) concord.Outcome {
-	switch {
-	case status >= 500:
-		return concord.OutcomeSerious
-	case status >= 400:
-		return concord.OutcomeMinor
-	}
-	return concord.OutcomeSuccess
 }
 
 // remoteIP returns the caller's address without the port. Forwarding
