@@ -13,6 +13,14 @@ type batching struct {
 	b       Batcher // nil when TxConn cannot batch
 	ctx     context.Context
 	pending []Stmt
+	// rows are the search index rows queued for each index table (the
+	// arguments of each row one after the other) and how many: they wait
+	// past the statements that answer (the next resource's version
+	// insert) and go out merged into few large INSERTs, when the Update
+	// function ends or before anything reads the index or removes rows
+	// from it.
+	rows  [len(indexTables)][]any
+	nrows [len(indexTables)]int
 }
 
 func newBatching(ctx context.Context, tc TxConn) *batching {
@@ -31,12 +39,53 @@ func (c *batching) later(stmts ...Stmt) error {
 		}
 		return nil
 	}
-	c.pending = append(c.pending, stmts...)
+	for _, s := range stmts {
+		if s.DeletesIndex {
+			c.queueRows()
+		}
+		c.pending = append(c.pending, s)
+	}
 	return nil
 }
 
-// flush sends the queued statements.
+// laterRows queues n index rows of table (args: each row's rtype, rid
+// and the table's columns) on a connection that batches; it reports false
+// on one that does not, where the caller runs them itself.
+func (c *batching) laterRows(table, n int, args []any) bool {
+	if c.b == nil {
+		return false
+	}
+	c.rows[table] = append(c.rows[table], args...)
+	c.nrows[table] += n
+	return true
+}
+
+// mergedRowSizes are the row counts of the merged index INSERTs, largest
+// first: a few fixed sizes keep the server's prepared statements few.
+var mergedRowSizes = []int{256, 64, 16, 4, 1}
+
+// queueRows moves the queued index rows into pending as multi-row
+// INSERTs.
+func (c *batching) queueRows() {
+	for table := range c.rows {
+		args, n := c.rows[table], c.nrows[table]
+		if n == 0 {
+			continue
+		}
+		width := len(args) / n
+		for _, size := range mergedRowSizes {
+			for n >= size {
+				c.pending = append(c.pending, Stmt{SQL: insertStatement(table, size), Args: args[: size*width : size*width]})
+				args, n = args[size*width:], n-size
+			}
+		}
+		c.rows[table], c.nrows[table] = nil, 0
+	}
+}
+
+// flush sends the queued statements and index rows.
 func (c *batching) flush() error {
+	c.queueRows()
 	if len(c.pending) == 0 {
 		return nil
 	}
@@ -45,8 +94,14 @@ func (c *batching) flush() error {
 	return c.b.ExecBatch(c.ctx, stmts)
 }
 
-// discard drops the queued statements (their function failed).
-func (c *batching) discard() { c.pending = nil }
+// discard drops the queued statements and index rows (their function
+// failed).
+func (c *batching) discard() {
+	c.pending = nil
+	for table := range c.rows {
+		c.rows[table], c.nrows[table] = nil, 0
+	}
+}
 
 func (c *batching) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if err := c.flush(); err != nil {

@@ -37,6 +37,9 @@ type Rows interface {
 type Stmt struct {
 	SQL  string
 	Args []any
+	// DeletesIndex marks a statement that removes search index rows:
+	// index rows queued before it go to the server first.
+	DeletesIndex bool
 }
 
 // Batcher is implemented by a TxConn that can send several statements in

@@ -78,11 +78,10 @@ func (t *sqlTx) PutResource(ctx context.Context, r *concord.Resource) error {
 	}
 	// The current row and the search index: one round trip where the
 	// connection batches statements.
-	current := Stmt{`INSERT INTO resources (type, id, version, last_updated, deleted, content, seq)
+	current := Stmt{SQL: `INSERT INTO resources (type, id, version, last_updated, deleted, content, seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
-			deleted = excluded.deleted, content = excluded.content, seq = excluded.seq`,
-		[]any{r.Type, r.ID, r.Version, at, deleted, content, r.Seq}}
+			deleted = excluded.deleted, content = excluded.content, seq = excluded.seq`, Args: []any{r.Type, r.ID, r.Version, at, deleted, content, r.Seq}}
 	return t.replaceIndex(ctx, r, current)
 }
 

@@ -25,11 +25,16 @@ var indexTables = [...]struct {
 	{"idx_composite", []string{"param", "a_system", "a_code", "b_system", "b_code", "b_lo", "b_hi"}},
 }
 
-// rowsPerInsert is how many index rows one INSERT carries at most.
+// rowsPerInsert is how many index rows one INSERT carries at most when
+// each resource's rows run at once (SQLite).
 const rowsPerInsert = 32
 
+// maxInsertRows is the most rows of an INSERT of merged rows (a
+// connection that batches: PostgreSQL); see mergedRowSizes.
+const maxInsertRows = 256
+
 // insertSQL caches the INSERT statements by table and row count.
-var insertSQL [len(indexTables)][rowsPerInsert + 1]atomic.Pointer[string]
+var insertSQL [len(indexTables)][maxInsertRows + 1]atomic.Pointer[string]
 
 func insertStatement(table int, n int) string {
 	if s := insertSQL[table][n].Load(); s != nil {
@@ -63,13 +68,20 @@ func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource, first ...
 	stmts := first
 	if r.Version > 1 {
 		for _, tab := range indexTables {
-			stmts = append(stmts, Stmt{`DELETE FROM ` + tab.name + ` WHERE rtype = $1 AND rid = $2`, []any{r.Type, r.ID}})
+			stmts = append(stmts, Stmt{SQL: `DELETE FROM ` + tab.name + ` WHERE rtype = $1 AND rid = $2`, Args: []any{r.Type, r.ID}, DeletesIndex: true})
 		}
 	}
 	x := r.Index
 	if x == nil || r.Deleted {
 		return t.later(stmts...)
 	}
+	// The removal of the old rows is queued before the new rows: on a
+	// connection that batches, the new rows wait (laterRows) and a
+	// removal sends what waits first.
+	if err := t.later(stmts...); err != nil {
+		return err
+	}
+	stmts = nil
 	// Each table's rows go out in multi-row INSERTs of up to
 	// rowsPerInsert rows, their arguments appended straight into one
 	// slice per statement (the type and id boxed once).
@@ -81,7 +93,9 @@ func (t *sqlTx) replaceIndex(ctx context.Context, r *concord.Resource, first ...
 			for i := lo; i < lo+k; i++ {
 				args = row(i, append(args, rt, ri))
 			}
-			stmts = append(stmts, Stmt{insertStatement(table, k), args})
+			if !t.batch.laterRows(table, k, args) {
+				stmts = append(stmts, Stmt{SQL: insertStatement(table, k), Args: args})
+			}
 		}
 	}
 	emit(0, len(x.Strings), func(i int, a []any) []any {

@@ -72,11 +72,10 @@ func (t *sqlTx) AppendAudit(ctx context.Context, r *concord.AuditRecord) error {
 		t.chain.loaded = true
 	}
 	next := r.Seal(t.chain.head)
-	if err := t.later(Stmt{`INSERT INTO audit_log
+	if err := t.later(Stmt{SQL: `INSERT INTO audit_log
 		(seq, at, actor, role, address, action, object, patient, outcome, detail, request_id, node, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		[]any{r.Seq, r.Time.UnixMicro(), r.Actor, r.Role, r.Address, r.Action, r.Object, r.Patient,
-			int64(r.Outcome), r.Detail, r.RequestID, r.Node, r.PrevHash, r.Hash}}); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, Args: []any{r.Seq, r.Time.UnixMicro(), r.Actor, r.Role, r.Address, r.Action, r.Object, r.Patient,
+		int64(r.Outcome), r.Detail, r.RequestID, r.Node, r.PrevHash, r.Hash}}); err != nil {
 		return err
 	}
 	t.chain.head = next

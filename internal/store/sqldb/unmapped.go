@@ -67,7 +67,7 @@ func (t *sqlTx) RecordUnmapped(ctx context.Context, c *concord.UnmappedCode) err
 	// itself to the row.
 	stmts := make([]Stmt, len(places))
 	for i, p := range places {
-		stmts[i] = Stmt{recordUnmapped, []any{sender, system, code, display, p, n, at.UnixMicro()}}
+		stmts[i] = Stmt{SQL: recordUnmapped, Args: []any{sender, system, code, display, p, n, at.UnixMicro()}}
 		n = 0
 	}
 	return t.later(stmts...)
@@ -83,8 +83,7 @@ func (t *sqlTx) SetCodeMapped(ctx context.Context, sender, system, code string, 
 	} else {
 		target = ""
 	}
-	return t.later(Stmt{`UPDATE unmapped_codes SET mapped_at = $1, mapped_to = $2 WHERE sender = $3 AND system = $4 AND code = $5`,
-		[]any{micros, cut(target, 2*maxUnmappedKey), cut(sender, maxUnmappedKey), cut(system, maxUnmappedKey), cut(code, maxUnmappedKey)}})
+	return t.later(Stmt{SQL: `UPDATE unmapped_codes SET mapped_at = $1, mapped_to = $2 WHERE sender = $3 AND system = $4 AND code = $5`, Args: []any{micros, cut(target, 2*maxUnmappedKey), cut(sender, maxUnmappedKey), cut(system, maxUnmappedKey), cut(code, maxUnmappedKey)}})
 }
 
 // UnmappedCodes returns a page of the "needs mapping" report.

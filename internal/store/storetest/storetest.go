@@ -59,6 +59,7 @@ func Run(t *testing.T, b Backend) {
 		{"PruneContent", testPruneContent},
 		{"ChannelStates", testChannelStates},
 		{"Search", testSearch},
+		{"IndexInOneTransaction", testIndexInOneTransaction},
 		{"Leases", testLeases},
 		{"Cursors", testCursors},
 		{"Subscriptions", testSubscriptions},
