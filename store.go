@@ -151,8 +151,17 @@ type Tx interface {
 	// PutResource stores a new version of a resource and makes it the
 	// current one, appending it to the change log (setting r.Seq). Its
 	// Version must be one more than the current version's (1 for a new
-	// resource); otherwise it fails with ECONFLICT.
+	// resource); otherwise it fails with ECONFLICT. On a store that sends
+	// statements in batches (PostgreSQL) a new resource's insert may
+	// wait: r.Seq and that ECONFLICT then come by the end of the Update
+	// function, or at Flush.
 	PutResource(ctx context.Context, r *Resource) error
+	// Flush sends what the transaction's earlier calls left waiting and
+	// reports their errors (nothing to do on a store that runs each
+	// statement at once). After such an error the function must fail:
+	// statements sent with the failing one have run, and only the
+	// function's failure undoes them.
+	Flush(ctx context.Context) error
 	// LockKey holds a lock on key until the transaction ends, so that
 	// transactions that check and then act on the same condition (a
 	// conditional create) run one after the other, on every node.

@@ -271,6 +271,14 @@ func (s *txRun) batch(order []*entry) error {
 				return err
 			}
 			e.fail(err)
+			continue
+		}
+		// What the entry left waiting (PostgreSQL sends statements in
+		// batches) is sent now. A failure there cannot be given to the
+		// entry alone (the statements sent with it have run): the group
+		// fails and each entry runs again in its own transaction.
+		if err := s.tx.Flush(s.ctx); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -204,8 +204,17 @@ func (t txConn) send(ctx context.Context, stmts []sqldb.Stmt, query *sqldb.Stmt)
 		b.Queue(query.SQL, query.Args...)
 	}
 	br := t.tx.SendBatch(ctx, b)
-	for range stmts {
-		if _, err := br.Exec(); err != nil {
+	for _, s := range stmts {
+		var err error
+		if len(s.Dest) > 0 {
+			err = row{br.QueryRow()}.Scan(s.Dest...)
+			if err == sqldb.ErrNoRows && s.NoRows != nil {
+				err = s.NoRows
+			}
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			br.Close()
 			return nil, err
 		}

@@ -40,6 +40,11 @@ type Stmt struct {
 	// DeletesIndex marks a statement that removes search index rows:
 	// index rows queued before it go to the server first.
 	DeletesIndex bool
+	// Dest, when set, receives the one row the statement returns (an
+	// INSERT … RETURNING) when it is sent; NoRows is the error when it
+	// returns none.
+	Dest   []any
+	NoRows error
 }
 
 // Batcher is implemented by a TxConn that can send several statements in

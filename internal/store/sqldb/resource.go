@@ -68,20 +68,37 @@ func (t *sqlTx) PutResource(ctx context.Context, r *concord.Resource) error {
 		content = r.Content
 	}
 	at := r.LastUpdated.UnixMicro()
-	err := t.q.QueryRow(t.ctx, `INSERT INTO resource_versions (type, id, version, last_updated, deleted, content)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (type, id, version) DO NOTHING RETURNING seq`,
-		r.Type, r.ID, r.Version, at, deleted, content).Scan(&r.Seq)
+	const insertVersion = `INSERT INTO resource_versions (type, id, version, last_updated, deleted, content)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (type, id, version) DO NOTHING RETURNING seq`
+	taken := concord.Errorf(concord.ECONFLICT, "%s/%s already has a version %d", r.Type, r.ID, r.Version)
+	if t.batch.b != nil {
+		// A connection that batches: the version insert waits with the
+		// other statements and its seq (and a conflict) is read when
+		// they are sent, by the end of the Update function at the latest;
+		// the current row takes the seq from the version row. Creates
+		// then cost no round trip of their own.
+		if err := t.later(Stmt{SQL: insertVersion, Args: []any{r.Type, r.ID, r.Version, at, deleted, content},
+			Dest: []any{&r.Seq}, NoRows: taken}); err != nil {
+			return err
+		}
+		current := Stmt{SQL: `INSERT INTO resources (type, id, version, last_updated, deleted, content, seq)
+			VALUES ($1, $2, $3, $4, $5, $6, (SELECT seq FROM resource_versions WHERE type = $1 AND id = $2 AND version = $3))
+			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
+				deleted = excluded.deleted, content = excluded.content, seq = excluded.seq`,
+			Args: []any{r.Type, r.ID, r.Version, at, deleted, content}}
+		return t.replaceIndex(ctx, r, current)
+	}
+	err := t.q.QueryRow(t.ctx, insertVersion, r.Type, r.ID, r.Version, at, deleted, content).Scan(&r.Seq)
 	if err == ErrNoRows {
-		return concord.Errorf(concord.ECONFLICT, "%s/%s already has a version %d", r.Type, r.ID, r.Version)
+		return taken
 	} else if err != nil {
 		return err
 	}
-	// The current row and the search index: one round trip where the
-	// connection batches statements.
 	current := Stmt{SQL: `INSERT INTO resources (type, id, version, last_updated, deleted, content, seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
-			deleted = excluded.deleted, content = excluded.content, seq = excluded.seq`, Args: []any{r.Type, r.ID, r.Version, at, deleted, content, r.Seq}}
+			deleted = excluded.deleted, content = excluded.content, seq = excluded.seq`,
+		Args: []any{r.Type, r.ID, r.Version, at, deleted, content, r.Seq}}
 	return t.replaceIndex(ctx, r, current)
 }
 

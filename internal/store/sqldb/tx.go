@@ -26,6 +26,14 @@ type sqlTx struct {
 // later runs statements whose results are not read (see batching).
 func (t *sqlTx) later(stmts ...Stmt) error { return t.batch.later(stmts...) }
 
+// Flush sends the statements and index rows waiting in the batch.
+func (t *sqlTx) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return t.batch.flush()
+}
+
 func (t *sqlTx) CreateToken(ctx context.Context, tok *concord.Token) error {
 	if err := ctx.Err(); err != nil {
 		return err

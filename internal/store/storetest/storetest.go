@@ -60,6 +60,7 @@ func Run(t *testing.T, b Backend) {
 		{"ChannelStates", testChannelStates},
 		{"Search", testSearch},
 		{"IndexInOneTransaction", testIndexInOneTransaction},
+		{"Flush", testFlush},
 		{"Leases", testLeases},
 		{"Cursors", testCursors},
 		{"Subscriptions", testSubscriptions},
