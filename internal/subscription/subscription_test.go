@@ -330,9 +330,9 @@ func withID(body, id string) string {
 	return string(b)
 }
 
-// TestTwoNodes: two nodes sharing PostgreSQL (two connection pools) match
-// and deliver each event once, in order.
-func TestTwoNodes(t *testing.T) {
+// twoNodes starts two nodes on one PostgreSQL database, each with its
+// own connection pool (skipped without CONCORD_TEST_POSTGRES).
+func twoNodes(t *testing.T) (*node, *node) {
 	url := storetest.PostgresURL(t)
 	open := func() concord.Store {
 		st, err := postgres.Open(context.Background(), url, postgres.Options{})
@@ -342,8 +342,13 @@ func TestTwoNodes(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
-	a := startNode(t, open(), Options{})
-	b := startNode(t, open(), Options{})
+	return startNode(t, open(), Options{}), startNode(t, open(), Options{})
+}
+
+// TestTwoNodes: two nodes sharing PostgreSQL (two connection pools) match
+// and deliver each event once, in order.
+func TestTwoNodes(t *testing.T) {
+	a, b := twoNodes(t)
 	rcv := newReceiver(t)
 	a.create(a.admin, "Subscription", subscription("Observation?code=http://loinc.org|1234-5", rcv.URL, "application/fhir+json"))
 	var want []string

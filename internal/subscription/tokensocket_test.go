@@ -11,8 +11,6 @@ import (
 
 	"github.com/concord-health/concord"
 	"github.com/concord-health/concord/internal/auth"
-	"github.com/concord-health/concord/internal/store/postgres"
-	"github.com/concord-health/concord/internal/store/storetest"
 )
 
 // bindingToken asks for a binding token at path and returns the status
@@ -237,17 +235,7 @@ func TestBindWithTokenRefused(t *testing.T) {
 // TestBindWithTokenTwoNodes: a token issued by one node binds a
 // connection to another node sharing the PostgreSQL database, once.
 func TestBindWithTokenTwoNodes(t *testing.T) {
-	url := storetest.PostgresURL(t)
-	open := func() concord.Store {
-		st, err := postgres.Open(context.Background(), url, postgres.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	a := startNode(t, open(), Options{})
-	b := startNode(t, open(), Options{})
+	a, b := twoNodes(t)
 	id := a.create(a.admin, "Subscription", wsSubscription("Observation?code=http://loinc.org|1234-5"))
 	code, p := bindingToken(t, a, "GET", "/fhir/Subscription/"+id+"/$get-ws-binding-token", a.admin, "")
 	if code != http.StatusOK {
